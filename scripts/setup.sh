@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up the kit on this machine: Debian packages where we may install them, a virtual environment
+# in .venv, and the kit itself with `pip install -e ".[dev]"`. Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+VENV=${TINYMLKIT_VENV:-.venv}
+DEB_PACKAGES="espeak-ng flite sox g++ gcc-arm-none-eabi libnewlib-arm-none-eabi"
+
+missing=()
+for cmd in espeak-ng flite sox g++ arm-none-eabi-g++; do
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    echo "setup: installing Debian packages for: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $DEB_PACKAGES >/dev/null
+  else
+    echo "setup: these programs are missing: ${missing[*]}"
+    echo "       Debian/Ubuntu: sudo apt-get install $DEB_PACKAGES"
+    echo "       macOS: brew install espeak-ng sox arm-none-eabi-gcc   (flite is optional)"
+    echo "       The kit still runs without them: text-to-speech data needs espeak-ng or flite, and the"
+    echo "       Cortex-M compile checks skip without arm-none-eabi-g++."
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating the virtual environment $VENV"
+  # System site packages let an existing TensorFlow (Colab, a lab image) be reused instead of reinstalled.
+  "$PY" -m venv --system-site-packages "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q -e ".[dev]"
+echo "setup: ready ($("$VENV/bin/python" -c 'import tinymlkit, sys; print("tinymlkit", tinymlkit.__version__, "on Python", sys.version.split()[0])'))"

@@ -1,0 +1,110 @@
+"""WAV reading and writing: validation with clear errors, no overwriting, resampling, augmentation."""
+from __future__ import annotations
+
+import wave
+
+import numpy as np
+import pytest
+
+from tinymlkit.audio.augment import loudest_window, mix_at_snr, mix_background, time_shift
+from tinymlkit.audio.wav import WavError, load_clip, read_wav, resample, wav_bytes, write_wav
+
+
+def _write(path, rate=16000, channels=1, width=2, frames=16000):
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(width)
+        w.setframerate(rate)
+        w.writeframes(b"\x01\x00" * (frames * channels * width // 2))
+    return path
+
+
+def test_round_trip(tmp_path):
+    x = np.sin(np.linspace(0, 100, 16000)).astype(np.float32) * 0.5
+    p = write_wav(tmp_path / "a.wav", x)
+    y, rate = read_wav(p)
+    assert rate == 16000 and y.dtype == np.float32 and len(y) == 16000
+    assert np.max(np.abs(y - x)) < 1.0 / 32768 + 1e-6
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: _write(p, channels=2), "2 channels"),
+    (lambda p: _write(p, rate=8000), "sample rate 8000 Hz, expected 16000"),
+    (lambda p: p.write_bytes(b""), "empty"),
+    (lambda p: p.write_bytes(_write(p).read_bytes()[:30]), "damaged or unsupported WAV header"),
+    (lambda p: p.write_bytes(b"ID3\x04 this is an mp3, honest" * 10), "not a WAV file"),
+    (lambda p: _write(p, width=1), "8-bit"),
+])
+def test_bad_files_name_the_file(tmp_path, make, message):
+    p = tmp_path / "bad.wav"
+    make(p)
+    with pytest.raises(WavError) as e:
+        read_wav(p)
+    assert str(p) in str(e.value)
+    assert message in str(e.value)
+
+
+def test_truncated_data_is_reported(tmp_path):
+    p = _write(tmp_path / "t.wav")
+    p.write_bytes(p.read_bytes()[:1000])
+    with pytest.raises(WavError, match="truncated"):
+        read_wav(p)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(WavError, match="no such file"):
+        read_wav(tmp_path / "nope.wav")
+
+
+def test_resample_on_request(tmp_path):
+    p = write_wav(tmp_path / "a.wav", np.zeros(8000, np.float32), sample_rate=8000)
+    x, rate = read_wav(p, 16000, allow_resample=True)
+    assert rate == 16000 and len(x) == 16000
+
+
+def test_resample_keeps_a_tone():
+    t = np.arange(44100) / 44100
+    y = resample(np.sin(2 * np.pi * 440 * t), 44100, 16000)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(np.argmax(spectrum) * 16000 / len(y) - 440) < 2
+
+
+def test_load_clip_pads_and_trims(tmp_path):
+    short = write_wav(tmp_path / "s.wav", np.full(1000, 0.5, np.float32))
+    long = write_wav(tmp_path / "l.wav", np.full(20000, 0.5, np.float32))
+    assert len(load_clip(short)) == 16000 and load_clip(short)[999] > 0.4 and load_clip(short)[1000] == 0
+    assert len(load_clip(long)) == 16000
+
+
+def test_never_overwrites(tmp_path):
+    p = write_wav(tmp_path / "a.wav", np.zeros(100, np.float32))
+    before = p.read_bytes()
+    with pytest.raises(FileExistsError, match="never overwrites"):
+        write_wav(p, np.ones(100, np.float32) * 0.1)
+    assert p.read_bytes() == before
+    assert [q.name for q in tmp_path.iterdir()] == ["a.wav"]  # no temporary file left behind
+
+
+def test_wav_bytes_header():
+    data = wav_bytes(np.zeros(10, np.float32))
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE" and len(data) == 44 + 20
+
+
+def test_time_shift_and_noise():
+    x = np.arange(10, dtype=np.float32)
+    assert list(time_shift(x, 3)[:4]) == [0, 0, 0, 0] and time_shift(x, 3)[3] == 0 and time_shift(x, 3)[4] == 1
+    assert list(time_shift(x, -2)[-2:]) == [0, 0] and time_shift(x, -2)[0] == 2
+    noisy = mix_background(np.zeros(10, np.float32), np.ones(10, np.float32), 0.25)
+    assert np.allclose(noisy, 0.25)
+    rng = np.random.default_rng(0)
+    s, n = rng.standard_normal(16000).astype(np.float32) * 0.1, rng.standard_normal(16000).astype(np.float32) * 0.1
+    mixed = mix_at_snr(s, n, 10.0)
+    snr = 10 * np.log10(np.mean(s.astype(np.float64) ** 2) / np.mean((mixed - s).astype(np.float64) ** 2))
+    assert abs(snr - 10.0) < 0.1
+
+
+def test_loudest_window_finds_the_word():
+    x = np.zeros(48000, np.float32)
+    x[30000:34000] = 0.8
+    clip, start = loudest_window(x, 16000)
+    assert len(clip) == 16000 and start <= 30000 and start + 16000 >= 34000

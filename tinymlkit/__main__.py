@@ -1,0 +1,6 @@
+"""``python -m tinymlkit``."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

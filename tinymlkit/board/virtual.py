@@ -1,0 +1,487 @@
+"""A virtual board: the capture and inference sketches' side of the protocol, on a pseudo-terminal.
+
+It opens a pty, and anything that takes a serial port (``tinymlkit capture``, ``monitor``, pyserial)
+can open its path like a board's. It answers HELLO, records clips and frames from folders (or makes
+them up), and, given a model and its run config, streams inference results computed on the TFLM
+interpreter. Tests, Colab and a class waiting for kits use it to go through the same steps.
+
+For tests it can also misbehave on purpose (``faults``): garbage before a frame, a frame cut in
+half, a bad CRC, or an impossible length.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import random
+import select
+import socket
+import sys
+import threading
+import time
+import tty
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import KitError
+from . import protocol as p
+from .camera import camera_view, encode_pixels
+
+__all__ = [
+    "FAULT_KINDS",
+    "AudioSource",
+    "ImageSource",
+    "VirtualBoard",
+    "default_board_id",
+    "generated_clip",
+    "generated_image",
+    "main",
+]
+
+FAULT_KINDS = ("garbage", "cut", "bad_crc", "too_long")
+"""Ways the virtual board can damage a data frame on purpose (for tests)."""
+
+CAMERA_SIZE = (160, 120)
+"""Default camera frame (QQVGA), a mode of the OV7675 on the Tiny Machine Learning Kit."""
+
+
+def default_board_id() -> int:
+    """A stable id for this computer's virtual board: CRC-32 of the host name."""
+    return p.crc32(socket.gethostname().encode("utf-8"))
+
+
+def generated_clip(index: int, seed: int = 0, samples: int = 16000, rate: int = 16000) -> np.ndarray:
+    """A made-up 1 s clip (int16): a tone burst at a pitch set by the index, in light noise."""
+    rng = np.random.default_rng([seed, index])
+    t = np.arange(samples) / rate
+    freq = 200.0 + 40.0 * (index % 40)
+    env = np.exp(-((t - 0.5) ** 2) / (2 * 0.12 ** 2))
+    x = 0.4 * env * np.sin(2 * np.pi * freq * t) + 0.01 * rng.standard_normal(samples)
+    return np.clip(np.round(x * 32767), -32768, 32767).astype(np.int16)
+
+
+def generated_image(index: int, seed: int = 0, size: tuple[int, int] = CAMERA_SIZE) -> np.ndarray:
+    """A made-up RGB frame (uint8 H, W, 3): a colour gradient with a square whose place depends on the index."""
+    w, h = size
+    rng = np.random.default_rng([seed, index])
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.stack([(xx * 255 // max(1, w - 1)), (yy * 255 // max(1, h - 1)),
+                    np.full_like(xx, (index * 37) % 256)], axis=2).astype(np.uint8)
+    s = max(4, min(w, h) // 4)
+    x0, y0 = int(rng.integers(0, w - s)), int(rng.integers(0, h - s))
+    img[y0:y0 + s, x0:x0 + s] = rng.integers(0, 256, size=3, dtype=np.uint8)
+    return img
+
+
+class AudioSource:
+    """Clips the virtual microphone 'records': WAV files of a folder in turn, or generated ones."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None, seed: int = 0,
+                 sample_rate: int = 16000, samples: int = 16000) -> None:
+        self.sample_rate, self.samples, self.seed = sample_rate, samples, seed
+        self.files: list[Path] = []
+        if folder is not None:
+            folder = Path(folder)
+            if not folder.is_dir():
+                raise KitError(f"{folder}: no such audio folder for the virtual board")
+            self.files = sorted(f for f in folder.rglob("*.wav") if "_background_noise_" not in f.parts)
+            if not self.files:
+                raise KitError(f"{folder}: no .wav files in this folder (or its sub-folders)")
+
+    def describe(self) -> str:
+        """One line for the log."""
+        return f"{len(self.files)} clips from a folder" if self.files else "generated clips"
+
+    def clip(self, index: int) -> np.ndarray:
+        """Clip number ``index`` as int16 samples (folders repeat when exhausted)."""
+        if not self.files:
+            return generated_clip(index, self.seed, self.samples, self.sample_rate)
+        from ..audio.wav import load_clip
+
+        x = load_clip(self.files[index % len(self.files)], self.sample_rate, self.samples, allow_resample=True)
+        return np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int16)
+
+
+class ImageSource:
+    """Frames the virtual camera 'sees': images of a folder in turn, or generated ones."""
+
+    def __init__(self, folder: str | os.PathLike[str] | None = None, seed: int = 0,
+                 size: tuple[int, int] = CAMERA_SIZE) -> None:
+        self.size, self.seed = size, seed
+        self.files: list[Path] = []
+        if folder is not None:
+            from ..vision.image_io import IMAGE_SUFFIXES
+
+            folder = Path(folder)
+            if not folder.is_dir():
+                raise KitError(f"{folder}: no such image folder for the virtual board")
+            self.files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+            if not self.files:
+                raise KitError(f"{folder}: no images (.jpg, .png, .bmp) in this folder (or its sub-folders)")
+
+    def describe(self) -> str:
+        """One line for the log."""
+        return f"{len(self.files)} images from a folder" if self.files else "generated images"
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame number ``index`` as uint8 RGB (H, W, 3) at the camera size."""
+        if not self.files:
+            return generated_image(index, self.seed, self.size)
+        from ..vision.image_io import open_image
+        from ..vision.preprocess import preprocess_image
+
+        img = open_image(self.files[index % len(self.files)])
+        return preprocess_image(img, self.size[0], self.size[1], 3)
+
+
+class _Engine:
+    """A model and the way the sketch feeds it; produces RESULT messages."""
+
+    def __init__(self, model: str | os.PathLike[str], config: str | os.PathLike[str]) -> None:
+        from ..config import load_run_config
+        from ..runtime import ModelRunner
+
+        self.cfg = load_run_config(config)
+        self.runner = ModelRunner(model)
+        self.labels = tuple(self.cfg.labels)
+        if self.runner.num_outputs != len(self.labels):
+            raise KitError(f"{model}: the model has {self.runner.num_outputs} outputs but {config} lists "
+                           f"{len(self.labels)} labels {list(self.labels)}")
+        self.kind = self.cfg.kind
+
+    pixel_format: int = p.PIXEL_FORMATS["RGB565_BE"]
+
+    def features(self, audio: AudioSource, images: ImageSource, index: int) -> np.ndarray:
+        if self.kind == "kws":
+            from ..audio.features import micro_features
+
+            clip = audio.clip(index).astype(np.float32) / 32768.0
+            return micro_features(clip, self.cfg.audio)
+        from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize
+        from ..vision.preprocess import prepare_frame
+
+        img = self.cfg.image
+        pixels = prepare_frame(camera_view(images.frame(index), self.pixel_format), img.width, img.height,
+                               img.channels)
+        return normalize(pixels, getattr(self.cfg, "normalization", DEFAULT_NORMALIZATION))
+
+    def infer(self, audio: AudioSource, images: ImageSource, index: int, t0: float) -> p.InferenceResult:
+        x = self.features(audio, images, index)
+        start = time.perf_counter()
+        probs = self.runner.predict(x[None])[0]
+        latency_us = int((time.perf_counter() - start) * 1e6)
+        scores = bytes(int(v) for v in np.clip(np.round(probs * 255.0), 0, 255))
+        top = int(np.argmax(probs))
+        return p.InferenceResult(int((time.monotonic() - t0) * 1000), latency_us, top, scores[top], scores,
+                                 self.labels[top])
+
+
+@dataclasses.dataclass
+class _Job:
+    op: int
+    remaining: int | None  # None: until STOP
+    sent: int = 0
+    next_at: float = 0.0
+
+
+class VirtualBoard:
+    """A board that lives on a pseudo-terminal; :attr:`port` is the path to open."""
+
+    def __init__(self, audio_dir: str | os.PathLike[str] | None = None,
+                 images_dir: str | os.PathLike[str] | None = None, *,
+                 model: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None,
+                 board_id: int | None = None, name: str = "tinymlkit virtual board",
+                 camera_size: tuple[int, int] = CAMERA_SIZE, pixel_format: str = "rgb565_be",
+                 interval: float = 0.0, faults: dict[int, str] | None = None, seed: int = 0,
+                 protocol_version: int = p.PROTOCOL_VERSION) -> None:
+        self.audio = AudioSource(audio_dir, seed)
+        self.images = ImageSource(images_dir, seed, camera_size)
+        self.board_id = default_board_id() if board_id is None else board_id & 0xFFFFFFFF
+        self.name = name
+        self.pixel_format = p.pixel_format_code(pixel_format)
+        self.interval = interval
+        self.faults = dict(faults or {})
+        bad = {k: v for k, v in self.faults.items() if v not in FAULT_KINDS}
+        if bad:
+            raise KitError(f"unknown fault kind(s) {bad}; known: {FAULT_KINDS}")
+        self.protocol_version = protocol_version
+        self._t0 = time.monotonic()
+        self.engine: _Engine | None = None
+        if (model is None) != (config is None):
+            raise KitError("the virtual board needs both --model and --config to run inference")
+        if model is not None and config is not None:
+            self.engine = _Engine(model, config)
+            self.engine.pixel_format = self.pixel_format
+            # Load TensorFlow's frontend and run the model once now, as a board is ready when it boots;
+            # otherwise the first result would wait for imports (10-20 s) while the host times out.
+            self.engine.infer(self.audio, self.images, 0, self._t0)
+        self._rng = random.Random(seed)
+        self._master = self._slave = -1
+        self.port = ""
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._out = bytearray()
+        self._seq = 0
+        self._data_frames = 0
+        self._audio_index = self._image_index = self._infer_index = 0
+        self._job: _Job | None = None
+        self.commands_seen: list[p.Command] = []
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def open(self) -> str:
+        """Create the pseudo-terminal; returns the path a serial program opens."""
+        if self.port:
+            return self.port
+        self._master, self._slave = os.openpty()
+        # Raw from the start: no echo, no CR/LF translation, no XON/XOFF on the board's bytes.
+        tty.setraw(self._slave)
+        os.set_blocking(self._master, False)
+        self.port = os.ttyname(self._slave)
+        return self.port
+
+    def start(self) -> str:
+        """Open the pty and serve it from a background thread; returns the port path."""
+        self.open()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.serve_forever, name="virtual-board", daemon=True)
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        """Stop serving and close the pty (the port disappears)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        for fd in (self._master, self._slave):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._master = self._slave = -1
+
+    def __enter__(self) -> "VirtualBoard":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the loop -----------------------------------------------------------------------------
+    def serve_forever(self) -> None:
+        """Answer commands until :meth:`stop` (or the process ends)."""
+        self.open()
+        parser = p.FrameParser(accept=[p.TYPE_BY_NAME["COMMAND"].code])
+        while not self._stop.is_set():
+            want_write = bool(self._out)
+            timeout = 0.05
+            if not want_write and self._job is not None:
+                timeout = max(0.0, min(timeout, self._job.next_at - time.monotonic()))
+            try:
+                r, w, _ = select.select([self._master], [self._master] if want_write else [], [], timeout)
+            except (OSError, ValueError):
+                return
+            if r:
+                try:
+                    data = os.read(self._master, 4096)
+                except BlockingIOError:
+                    data = b""
+                except OSError:
+                    return
+                for frame in parser.feed(data):
+                    self._handle(p.Command.parse(frame.payload))
+            if w and self._out:
+                try:
+                    n = os.write(self._master, self._out[:65536])
+                except BlockingIOError:
+                    n = 0
+                except OSError:
+                    return
+                del self._out[:n]
+            if not self._out and self._job is not None and time.monotonic() >= self._job.next_at:
+                self._produce()
+
+    def _send(self, msg: p.Message, data_frame: bool = False) -> None:
+        if isinstance(msg, p.Hello) and self.protocol_version != p.PROTOCOL_VERSION:
+            payload = bytearray(msg.payload())
+            payload[0:2] = self.protocol_version.to_bytes(2, "little")
+            frame = p.encode_frame("HELLO", bytes(payload), self._seq)
+        else:
+            frame = p.message_frame(msg, self._seq)
+        self._seq = (self._seq + 1) & 0xFF
+        if data_frame:
+            fault = self.faults.get(self._data_frames)
+            self._data_frames += 1
+            frame = self._damage(frame, fault) if fault else frame
+        self._out += frame
+
+    def _damage(self, frame: bytes, fault: str) -> bytes:
+        if fault == "garbage":
+            junk = bytearray(self._rng.randbytes(self._rng.randint(50, 300)))
+            # Include false starts: sync bytes followed by nonsense headers.
+            for _ in range(3):
+                i = self._rng.randrange(0, len(junk) - 2)
+                junk[i:i + 2] = p.SYNC
+            return bytes(junk) + frame
+        if fault == "cut":
+            return frame[: len(frame) // 2]
+        if fault == "bad_crc":
+            b = bytearray(frame)
+            b[p.HEADER_SIZE + (len(b) - p.FRAME_OVERHEAD) // 2] ^= 0x40
+            return bytes(b)
+        if fault == "too_long":
+            b = bytearray(frame)
+            b[4:8] = (p.TYPE_BY_CODE[b[2]].max_payload + 1).to_bytes(4, "little")
+            return bytes(b)
+        raise AssertionError(fault)
+
+    def _hello(self) -> p.Hello:
+        caps = p.CAPABILITIES["AUDIO"] | p.CAPABILITIES["IMAGE"]
+        if self.engine is not None:
+            caps |= p.CAPABILITIES["INFERENCE"]
+        w, h = self.images.size
+        return p.Hello(self.board_id, self.name, caps, self.audio.sample_rate, self.audio.samples, w, h,
+                       self.pixel_format)
+
+    def _handle(self, cmd: p.Command) -> None:
+        self.commands_seen.append(cmd)
+        ops = p.COMMANDS
+        if cmd.op == ops["HELLO"]:
+            self._send(self._hello())
+            info = f"{self.audio.describe()}, {self.images.describe()}"
+            if self.engine is not None:
+                info += f", {self.engine.kind} model with labels {list(self.engine.labels)}"
+            self._send(p.LogLine(p.LOG_LEVELS["INFO"], f"virtual board ready: {info}"))
+        elif cmd.op == ops["STOP"]:
+            if self._job is not None:
+                self._send(p.Status(self._job.op, p.STATUS_STATES["STOPPED"], self._job.sent))
+            self._job = None
+        elif cmd.op in (ops["CAPTURE_AUDIO"], ops["CAPTURE_IMAGE"], ops["START_INFERENCE"]):
+            if cmd.op == ops["START_INFERENCE"] and self.engine is None:
+                self._send(p.BoardError(p.ERROR_CODES["NO_MODEL"],
+                                        "no model loaded: start the virtual board with --model M.tflite --config C.json"))
+                return
+            if self._job is not None:
+                self._send(p.Status(self._job.op, p.STATUS_STATES["STOPPED"], self._job.sent))
+            count = None if (cmd.arg == 0 and cmd.op == ops["START_INFERENCE"]) else cmd.arg
+            self._job = _Job(cmd.op, count, 0, time.monotonic() + self.interval)
+            self._send(p.Status(cmd.op, p.STATUS_STATES["STARTED"], 0))
+            if count == 0:
+                self._finish()
+        else:
+            self._send(p.BoardError(p.ERROR_CODES["UNKNOWN_COMMAND"], f"unknown command op {cmd.op}"))
+
+    def _finish(self) -> None:
+        assert self._job is not None
+        self._send(p.Status(self._job.op, p.STATUS_STATES["DONE"], self._job.sent))
+        self._job = None
+
+    def _produce(self) -> None:
+        job = self._job
+        assert job is not None
+        ops = p.COMMANDS
+        try:
+            if job.op == ops["CAPTURE_AUDIO"]:
+                clip = self.audio.clip(self._audio_index)
+                self._audio_index += 1
+                self._send(p.AudioClip(self.audio.sample_rate, clip.astype("<i2").tobytes()), data_frame=True)
+            elif job.op == ops["CAPTURE_IMAGE"]:
+                rgb = self.images.frame(self._image_index)
+                self._image_index += 1
+                w, h = self.images.size
+                self._send(p.ImageFrame(w, h, self.pixel_format, encode_pixels(rgb, self.pixel_format)),
+                           data_frame=True)
+            else:
+                assert self.engine is not None
+                result = self.engine.infer(self.audio, self.images, self._infer_index, self._t0)
+                self._infer_index += 1
+                self._send(result, data_frame=True)
+        except KitError as e:
+            self._send(p.BoardError(p.ERROR_CODES["SENSOR"], str(e)[: p.MAX_TEXT]))
+            self._job = None
+            return
+        job.sent += 1
+        job.next_at = time.monotonic() + self.interval
+        if job.remaining is not None and job.sent >= job.remaining:
+            self._finish()
+
+
+def _parse_fault(text: str) -> tuple[int, str]:
+    try:
+        index, kind = text.split(":", 1)
+        return int(index), kind
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--fault expects INDEX:KIND such as 3:bad_crc, got {text!r}") from None
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The virtual board's command-line options (shared by ``tinymlkit virtual-board``)."""
+    ap.add_argument("--audio", metavar="DIR", help="folder of .wav clips to 'record' (default: generated clips)")
+    ap.add_argument("--images", metavar="DIR", help="folder of images to 'see' (default: generated frames)")
+    ap.add_argument("--model", metavar="M.tflite", help="model to run for inference results")
+    ap.add_argument("--config", metavar="C.json", help="the model's run config (config.json)")
+    ap.add_argument("--board-id", metavar="HEX", type=lambda s: int(s, 16), default=None,
+                    help="8-hex-digit board id (default: from this computer's name)")
+    ap.add_argument("--camera", metavar="WxH", default=f"{CAMERA_SIZE[0]}x{CAMERA_SIZE[1]}",
+                    help="camera frame size (default 160x120)")
+    ap.add_argument("--pixel-format", default="rgb565_be", choices=["gray8", "rgb565_be", "rgb565_le", "jpeg"],
+                    help="camera pixel format (default rgb565_be, the OV7675's byte order)")
+    ap.add_argument("--interval", type=float, default=0.0, metavar="S",
+                    help="seconds between clips/frames/results (default 0: as fast as the port takes them)")
+    ap.add_argument("--fault", action="append", type=_parse_fault, default=[], metavar="INDEX:KIND",
+                    help=f"damage data frame INDEX on purpose (testing); KIND in {', '.join(FAULT_KINDS)}")
+    ap.add_argument("--seed", type=int, default=0, help="seed of generated clips/frames and of faults")
+    ap.add_argument("--protocol-version", type=int, default=p.PROTOCOL_VERSION, help=argparse.SUPPRESS)
+
+
+def _camera(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise KitError(f"--camera expects WIDTHxHEIGHT such as 160x120, got {text!r}") from None
+    if not (8 <= w <= 320 and 8 <= h <= 240):
+        raise KitError(f"--camera {text}: width 8..320 and height 8..240 (the protocol's QVGA limit)")
+    return w, h
+
+
+def board_from_args(args: argparse.Namespace) -> VirtualBoard:
+    """A VirtualBoard configured from parsed command-line options."""
+    return VirtualBoard(args.audio, args.images, model=args.model, config=args.config, board_id=args.board_id,
+                        camera_size=_camera(args.camera), pixel_format=args.pixel_format, interval=args.interval,
+                        faults=dict(args.fault), seed=args.seed, protocol_version=args.protocol_version)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Open the board, print its path on stdout (first line), serve until interrupted."""
+    board = board_from_args(args)
+    port = board.open()
+    print(port, flush=True)
+    print(f"tinymlkit: virtual board {board.board_id:08x} on {port} (Ctrl-C to stop). Try:\n"
+          f"  tinymlkit capture audio --port {port} --label yes --count 5 --out my_dataset",
+          file=sys.stderr, flush=True)
+    try:
+        board.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        board.stop()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tinymlkit.board.virtual``: the virtual board without loading the whole CLI."""
+    ap = argparse.ArgumentParser(prog="python -m tinymlkit.board.virtual", description=__doc__.split("\n")[0])
+    add_arguments(ap)
+    args = ap.parse_args(argv)
+    try:
+        return run(args)
+    except KitError as e:
+        print(f"tinymlkit: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

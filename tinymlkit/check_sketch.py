@@ -1,0 +1,671 @@
+"""Check a sketch folder against its model before flashing: ops, arena, labels, shapes, quantisation, bytes, versions.
+
+The checker reads the sketch's own sources (``.ino``, ``.cpp``, ``.cc``, ``.h``), with comments
+blanked out so a commented-line never counts, and understands both the generated files of
+``tinymlkit.export`` (``model_settings.h``, ``model_ops.h``, ``model_data.cc``, the manifest
+``tinymlkit_export.json``) and hand-written code in the TFLM examples' style
+(``tflite::MicroMutableOpResolver<4> resolver; resolver.AddFullyConnected();``,
+``alignas(16) uint8_t tensor_arena[kTensorArenaSize];``).
+
+Which model is "the model": ``--model`` if given; else the file the manifest or ``kModelFile`` in
+``model_settings.h`` names (looked for in the sketch folder, then in the manifest's path); else the
+model bytes embedded in the sketch. The arena is measured on TFLM, as ``tinymlkit inspect`` does.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import json
+import math
+import operator
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, KwsRunConfig, VwwRunConfig, from_dict, load_run_config
+from .errors import KitError
+from .export import ARENA_HEADROOM_FRACTION, ARENA_HEADROOM_MIN, MANIFEST, arena_with_headroom, export_model
+from .inspect import measure_arena_isolated
+from .runtime import ModelLoadError, tflm_available
+from .tflite_file import TfliteModel, read_tflite
+from .tflm_ops import METHOD_FOR_OP, PINNED_LIBRARY, RESOLVER_METHODS, version_problem
+
+__all__ = [
+    "SketchError",
+    "Finding",
+    "SketchReport",
+    "SourceFile",
+    "strip_comments",
+    "read_sources",
+    "parse_constants",
+    "eval_int",
+    "embedded_models",
+    "check_sketch",
+    "fix_sketch",
+    "CHECKS",
+]
+
+SOURCE_SUFFIXES = (".ino", ".cpp", ".cc", ".c", ".h", ".hpp")
+GENERATED_OPS = "model_ops.h"
+SETTINGS = "model_settings.h"
+CHECKS = ("model", "op-missing", "resolver-size", "resolver-method", "arena", "labels", "input-shape",
+          "quantization", "model-bytes", "op-version")
+"""Every check, by the name its findings carry."""
+
+
+class SketchError(KitError, ValueError):
+    """A sketch folder the checker cannot read at all."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One thing wrong (error) or worth knowing (note) about the sketch."""
+
+    check: str
+    """Which check found it (one of ``CHECKS``, or ``note``)."""
+    message: str
+    """What is wrong and how to fix it, in one line."""
+    file: str | None = None
+    """File it is in, relative to the sketch folder."""
+    line: int | None = None
+    """Line number in that file (1-based)."""
+    severity: str = "error"
+    """'error' (makes the exit status non-zero) or 'note'."""
+
+    def format(self) -> str:
+        """The one-line form the command prints."""
+        where = f"{self.file}:{self.line}: " if self.file and self.line else (f"{self.file}: " if self.file else "")
+        return f"{where}{self.severity}: [{self.check}] {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class SketchReport:
+    """What ``check_sketch`` found."""
+
+    sketch: Path
+    """The sketch folder."""
+    model: str | None
+    """The model the sketch was checked against."""
+    findings: tuple[Finding, ...]
+    """Errors and notes, in check order."""
+
+    @property
+    def errors(self) -> tuple[Finding, ...]:
+        """Findings that make the sketch wrong."""
+        return tuple(f for f in self.findings if f.severity == "error")
+
+    @property
+    def ok(self) -> bool:
+        """True when no error was found."""
+        return not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {"sketch": str(self.sketch), "model": self.model, "ok": self.ok,
+                "findings": [f.to_json() for f in self.findings]}
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceFile:
+    """A sketch source file and its text with comments blanked."""
+
+    path: Path
+    """The file."""
+    rel: str
+    """Path relative to the sketch folder."""
+    text: str
+    """Text as written."""
+    code: str
+    """Text with comments replaced by spaces (line numbers kept)."""
+
+    def line_of(self, pos: int) -> int:
+        """1-based line of a character offset."""
+        return self.code.count("\n", 0, pos) + 1
+
+
+def strip_comments(text: str) -> str:
+    """Blank out // and /* */ comments (not inside string or character literals), keeping line breaks."""
+    out = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            j = i + 1
+            while j < n and text[j] != c and text[j] != "\n":
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(" " * (j - i))
+            i = j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
+            i = j
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def read_sources(sketch_dir: Path) -> list[SourceFile]:
+    """Every source file of the sketch (its folder and ``src/``, as the Arduino builder compiles them)."""
+    files = []
+    candidates = [p for p in sketch_dir.iterdir() if p.is_file()]
+    if (sketch_dir / "src").is_dir():
+        candidates += [p for p in (sketch_dir / "src").rglob("*") if p.is_file()]
+    for p in sorted(candidates):
+        if p.suffix.lower() not in SOURCE_SUFFIXES:
+            continue
+        try:
+            text = p.read_text(encoding="utf-8", errors="replace")
+        except OSError as e:
+            raise SketchError(f"{p}: cannot read ({e})") from None
+        files.append(SourceFile(p, p.relative_to(sketch_dir).as_posix(), text, strip_comments(text)))
+    return files
+
+
+@dataclasses.dataclass(frozen=True)
+class Constant:
+    """A named constant of the sketch: ``constexpr``/``const`` variable or ``#define``."""
+
+    name: str
+    """Identifier."""
+    value: str
+    """Initialiser text (for arrays, the text between the braces)."""
+    is_array: bool
+    """True for an array initialiser."""
+    file: str
+    """File it is defined in."""
+    line: int
+    """Line it is defined on."""
+
+
+_CONST_RE = re.compile(
+    r"^[ \t]*(?:static\s+|inline\s+)*(?:constexpr|const)\s+(?:[\w:<>]+[\s*&]+)+?(\w+)\s*(\[[^\]]*\])?\s*=\s*"
+    r"(\{[^}]*\}|[^;]+);", re.M)
+_DEFINE_RE = re.compile(r"^[ \t]*#\s*define\s+(\w+)[ \t]+([^\n]+)$", re.M)
+
+
+def parse_constants(files: list[SourceFile]) -> dict[str, Constant]:
+    """Named constants defined in the sketch's sources (the first definition of a name wins)."""
+    consts: dict[str, Constant] = {}
+    for f in files:
+        for m in _CONST_RE.finditer(f.code):
+            value = m.group(3).strip()
+            is_array = value.startswith("{")
+            consts.setdefault(m.group(1), Constant(m.group(1), value[1:-1] if is_array else value, is_array,
+                                                    f.rel, f.line_of(m.start(1))))
+        for m in _DEFINE_RE.finditer(f.code):
+            consts.setdefault(m.group(1), Constant(m.group(1), m.group(2).strip(), False, f.rel, f.line_of(m.start(1))))
+    return consts
+
+
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.FloorDiv: operator.floordiv, ast.Div: operator.floordiv, ast.LShift: operator.lshift}
+
+
+def eval_int(expr: str, consts: dict[str, Constant], _depth: int = 0) -> int | None:
+    """Value of a C integer expression made of literals, + - * / <<, parentheses and known constants."""
+    if _depth > 20:
+        return None
+    text = re.sub(r"\b(\d+)[uUlL]+\b", r"\1", expr.strip())
+    text = re.sub(r"\(\s*(?:size_t|int|unsigned|uint32_t|int32_t)\s*\)", "", text)
+    text = re.sub(r"\bstatic_cast\s*<\s*\w+\s*>", "", text)
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None
+
+    def ev(node: ast.AST) -> int | None:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return int(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+            a, b = ev(node.left), ev(node.right)
+            if a is None or b is None or (isinstance(node.op, (ast.Div, ast.FloorDiv)) and b == 0):
+                return None
+            return int(_BINOPS[type(node.op)](a, b))
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            v = ev(node.operand)
+            return None if v is None else -v
+        if isinstance(node, ast.Name) and node.id in consts and not consts[node.id].is_array:
+            return eval_int(consts[node.id].value, consts, _depth + 1)
+        return None
+
+    return ev(tree)
+
+
+def _eval_float(expr: str) -> float | None:
+    text = expr.strip().rstrip("fF")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _strings(array_text: str) -> list[str]:
+    return [json.loads(f'"{s}"') for s in re.findall(r'"((?:[^"\\]|\\.)*)"', array_text)]
+
+
+_ARRAY_RE = re.compile(r"(?:unsigned\s+char|uint8_t|char|int8_t)\s+(?:const\s+)?(\w+)\s*\[[^\]]*\]\s*"
+                       r"(?:[\w()\s]*)=\s*\{([^}]*)\}", re.S)
+
+
+def embedded_models(files: list[SourceFile]) -> list[tuple[str, bytes, SourceFile, int]]:
+    """Byte arrays in the sketch that hold a .tflite model (``TFL3`` at byte 4): (name, bytes, file, line)."""
+    found = []
+    for f in files:
+        if "0x" not in f.code and "TFL3" not in f.code:
+            continue
+        for m in _ARRAY_RE.finditer(f.code):
+            body = m.group(2)
+            if body.count(",") < 8:
+                continue
+            try:
+                data = bytes(int(tok, 0) & 0xFF for tok in (t.strip() for t in body.split(",")) if tok)
+            except ValueError:
+                continue
+            if len(data) >= 8 and data[4:8] == b"TFL3":
+                found.append((m.group(1), data, f, f.line_of(m.start(1))))
+    return found
+
+
+@dataclasses.dataclass
+class _Resolver:
+    var: str
+    size_expr: str | None
+    file: str
+    line: int
+    adds: list[tuple[str, str, int]] = dataclasses.field(default_factory=list)  # (method, file, line)
+
+
+def _resolvers(files: list[SourceFile]) -> tuple[list[_Resolver], bool, list[Finding]]:
+    """Resolver variables with their size and Add calls; whether AllOpsResolver is used; unknown methods."""
+    aliases: dict[str, str] = {}
+    for f in files:
+        for m in re.finditer(r"using\s+(\w+)\s*=\s*(?:tflite::)?MicroMutableOpResolver\s*<\s*([^>]+?)\s*>", f.code):
+            aliases[m.group(1)] = m.group(2)
+    type_pat = r"(?:tflite::)?MicroMutableOpResolver\s*<\s*([^>]+?)\s*>"
+    if aliases:
+        type_pat = r"(?:(?:tflite::)?MicroMutableOpResolver\s*<\s*([^>]+?)\s*>|\b(" + "|".join(map(re.escape, aliases)) + r")\b)"
+    decl_re = re.compile(type_pat + r"\s*[&*]?\s*(\w+)\s*(?=[;,)=({\[])")
+    resolvers: dict[tuple[str, str], _Resolver] = {}
+    by_var: dict[str, list[_Resolver]] = {}
+    for f in files:
+        for m in decl_re.finditer(f.code):
+            groups = m.groups()
+            size = groups[0]
+            alias = groups[1] if aliases else None
+            var = groups[-1]
+            if var in aliases or var in ("resolver_t",):
+                continue
+            if alias:
+                size = aliases[alias]
+            r = _Resolver(var, size, f.rel, f.line_of(m.start()))
+            resolvers[(f.rel, var)] = r
+            by_var.setdefault(var, []).append(r)
+    unknown: list[Finding] = []
+    add_re = re.compile(r"\b(\w+)\s*(?:\.|->)\s*(Add\w+)\s*\(")
+    register_calls: list[tuple[str, SourceFile]] = []
+    for f in files:
+        for m in add_re.finditer(f.code):
+            var, method = m.group(1), m.group(2)
+            if method in ("AddBuiltin", "AddCustom"):
+                continue
+            if method not in RESOLVER_METHODS:
+                if var in by_var:
+                    unknown.append(Finding("resolver-method", f"{var}.{method}() is not a resolver method of "
+                                           f"{PINNED_LIBRARY.name} {PINNED_LIBRARY.version} (a typo? the methods are "
+                                           "named like AddFullyConnected, AddConv2D, AddDepthwiseConv2D)",
+                                           f.rel, f.line_of(m.start(2))))
+                continue
+            target = resolvers.get((f.rel, var)) or (by_var.get(var) or [None])[0]
+            if target is None:
+                target = _Resolver(var, None, f.rel, f.line_of(m.start()))
+                resolvers[(f.rel, var)] = target
+                by_var.setdefault(var, []).append(target)
+            target.adds.append((method, f.rel, f.line_of(m.start(2))))
+        if f.rel != GENERATED_OPS:
+            for m in re.finditer(r"\bRegisterModelOps\s*\(\s*[*&]?\s*(\w+)\s*\)", f.code):
+                register_calls.append((m.group(1), f))
+    # RegisterModelOps(var) runs model_ops.h's Add calls on var.
+    generated = [r for (rel, _), r in resolvers.items() if rel == GENERATED_OPS]
+    gen_adds = [a for r in generated for a in r.adds]
+    for var, f in register_calls:
+        r = resolvers.get((f.rel, var)) or (by_var.get(var) or [None])[0]
+        if r is None:
+            r = _Resolver(var, None, f.rel, 1)
+            resolvers[(f.rel, var)] = r
+        if all(r is not g for g in generated):
+            r.adds.extend(gen_adds)
+    # model_ops.h's own Add calls only run where the sketch calls RegisterModelOps (handled above).
+    used = [r for r in resolvers.values() if r.file != GENERATED_OPS]
+    all_ops = any(re.search(r"\bAllOpsResolver\b", f.code) for f in files)
+    return used, all_ops, unknown
+
+
+def _find_model_file(sketch: Path, settings: dict[str, Constant], manifest: dict[str, Any] | None) -> Path | None:
+    candidates: list[Path] = []
+    if manifest and manifest.get("model"):
+        candidates.append((sketch / manifest["model"]))
+    if "kModelFile" in settings:
+        names = _strings(settings["kModelFile"].value)
+        if names:
+            name = names[0]
+            candidates += [sketch / name, sketch / "data" / name, sketch.parent / name]
+            if manifest and manifest.get("model"):
+                candidates.append((sketch / manifest["model"]).parent / name)
+    for c in candidates:
+        if c.is_file():
+            return c
+    return None
+
+
+def _load_manifest(sketch: Path) -> dict[str, Any] | None:
+    p = sketch / MANIFEST
+    if not p.is_file():
+        return None
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise SketchError(f"{p}: not a readable export manifest ({e}); delete it or run --fix") from None
+    return data if isinstance(data, dict) else None
+
+
+def _config_from_manifest(sketch: Path, manifest: dict[str, Any] | None) -> KwsRunConfig | VwwRunConfig | None:
+    if not manifest:
+        return None
+    if manifest.get("config") and (sketch / manifest["config"]).is_file():
+        return load_run_config(sketch / manifest["config"])
+    data = manifest.get("config_data")
+    if isinstance(data, dict):
+        cls = VwwRunConfig if data.get("kind") == "vww" else KwsRunConfig
+        try:
+            return from_dict(cls, data, where=f"{sketch / MANIFEST}:config_data")
+        except ConfigError:
+            return None
+    return None
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
+                 measure: bool = True) -> SketchReport:
+    """Check a sketch folder against its model; every problem is one ``Finding``."""
+    sketch = Path(sketch_dir)
+    if not sketch.is_dir():
+        raise SketchError(f"{sketch}: no such sketch folder")
+    files = read_sources(sketch)
+    if not any(f.path.suffix == ".ino" for f in files):
+        raise SketchError(f"{sketch}: no .ino file here; give the folder that holds the sketch's .ino")
+    findings: list[Finding] = []
+    consts = parse_constants(files)
+    settings = {k: c for k, c in consts.items() if c.file == SETTINGS}
+    manifest = _load_manifest(sketch)
+    embedded = embedded_models(files)
+
+    # ---- Which model
+    model_path: Path | None = Path(model) if model is not None else _find_model_file(sketch, settings, manifest)
+    if model is not None and not Path(model).is_file():
+        raise SketchError(f"{model}: no such model file")
+    if model_path is None and "kModelFile" in settings:
+        named = (_strings(settings["kModelFile"].value) or ["?"])[0]
+        findings.append(Finding("model", f"{SETTINGS} names {named!r}, which is not in the sketch folder or where "
+                                "the export manifest says; pass --model PATH to check against it",
+                                settings["kModelFile"].file, settings["kModelFile"].line))
+    file_bytes = model_path.read_bytes() if model_path else None
+    if file_bytes is not None:
+        tm: TfliteModel | None = read_tflite(model_path)  # type: ignore[arg-type]
+        model_label = os.path.normpath(str(model_path))
+    elif embedded:
+        tm = read_tflite(embedded[0][1])
+        model_label = f"{embedded[0][2].rel}:{embedded[0][0]} (embedded)"
+    else:
+        tm, model_label = None, None
+        findings.append(Finding("model", "no model found: neither a .tflite named by model_settings.h nor a model "
+                                "array (bytes with 'TFL3' at offset 4) in the sketch; run `tinymlkit export`"))
+
+    # ---- Model bytes: what is flashed must be the .tflite the settings name
+    if not embedded:
+        if tm is not None:
+            findings.append(Finding("model-bytes", "the sketch embeds no model array (model_data.cc); run "
+                                    "`tinymlkit check-sketch --fix` or `tinymlkit export`"))
+    elif file_bytes is not None:
+        for name, data, f, line in embedded:
+            if data != file_bytes:
+                findings.append(Finding("model-bytes", f"{name} holds {len(data):,} bytes (SHA-256 {_sha(data)[:12]}) but "
+                                        f"{model_path.name} has {len(file_bytes):,} bytes (SHA-256 "  # type: ignore[union-attr]
+                                        f"{_sha(file_bytes)[:12]}): the sketch would flash another model; run --fix",
+                                        f.rel, line))
+    for name, data, f, line in embedded:
+        length = consts.get(f"{name}_len")
+        if length is not None:
+            n = eval_int(length.value, consts)
+            if n is not None and n != len(data):
+                findings.append(Finding("model-bytes", f"{name}_len says {n:,} bytes but the array holds {len(data):,}",
+                                        length.file, length.line))
+    if file_bytes is not None:
+        c = settings.get("kModelBytes")
+        n = eval_int(c.value, consts) if c else None
+        if c and n != len(file_bytes):
+            findings.append(Finding("model-bytes", f"kModelBytes is {n} but {model_path.name} has "  # type: ignore[union-attr]
+                                    f"{len(file_bytes):,} bytes", c.file, c.line))
+        c = settings.get("kModelSha256")
+        if c and (_strings(c.value) or [""])[0] != _sha(file_bytes):
+            findings.append(Finding("model-bytes", f"kModelSha256 does not match {model_path.name}: "  # type: ignore[union-attr]
+                                    "the settings were generated from another file", c.file, c.line))
+
+    if tm is not None:
+        findings += _check_ops(tm, files)
+        findings += _check_settings(tm, settings, consts, _config_from_manifest(sketch, manifest))
+        findings += _check_arena(tm, file_bytes if file_bytes is not None else embedded[0][1], files, consts, measure,
+                                 model_label or "")
+        for name, version in sorted({(o.name, o.version) for o in tm.opcodes}):
+            problem = version_problem(name, version)
+            if problem:
+                findings.append(Finding("op-version", problem + "; retrain/convert with ops the board supports"))
+    findings += _library_notes(sketch)
+    if manifest:
+        for name, digest in (manifest.get("files") or {}).items():
+            p = sketch / name
+            if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+                findings.append(Finding("note", f"{name} was edited after `tinymlkit export` wrote it (generated "
+                                        "files are rewritten by --fix)", name, severity="note"))
+    return SketchReport(sketch, model_label, tuple(findings))
+
+
+def _check_ops(tm: TfliteModel, files: list[SourceFile]) -> list[Finding]:
+    out: list[Finding] = []
+    resolvers, all_ops, unknown = _resolvers(files)
+    out += unknown
+    consts = parse_constants(files)
+    registered: set[str] = set()
+    for r in resolvers:
+        methods = {m for m, _, _ in r.adds}
+        registered |= {RESOLVER_METHODS[m] for m in methods}
+        if r.size_expr is not None:
+            n = eval_int(r.size_expr, consts)
+            if n is None:
+                out.append(Finding("note", f"resolver {r.var}: size {r.size_expr!r} could not be worked out",
+                                   r.file, r.line, "note"))
+            elif len(methods) > n:
+                out.append(Finding("resolver-size", f"MicroMutableOpResolver<{r.size_expr}> {r.var} holds {n} op(s) "
+                                   f"but {len(methods)} are added ({', '.join(sorted(methods))}): the extra Add calls "
+                                   f"fail at run time; make it <{len(methods)}>", r.file, r.line))
+    if all_ops:
+        registered |= set(RESOLVER_METHODS.values())
+    names = sorted({o.name for o in tm.opcodes})
+    adders = [r for r in resolvers if r.file != GENERATED_OPS]
+    where = adders[0].file if adders else next((f.rel for f in files if f.path.suffix == ".ino"), None)
+    line = adders[0].line if adders else None
+    for name in names:
+        if name in registered:
+            continue
+        if name.startswith("CUSTOM:"):
+            out.append(Finding("op-missing", f"the model uses custom op {name[7:]!r}, which no resolver registers",
+                               where, line))
+        elif name in METHOD_FOR_OP:
+            var = adders[0].var if adders else "resolver"
+            out.append(Finding("op-missing", f"the model uses {name} but the sketch's resolver does not register it: "
+                               f"add {var}.{METHOD_FOR_OP[name]}() (and grow the resolver's size), or call "
+                               f"RegisterModelOps({var}) from the generated model_ops.h", where, line))
+        else:
+            out.append(Finding("op-missing", f"the model uses {name}, which {PINNED_LIBRARY.name} "
+                               f"{PINNED_LIBRARY.version} cannot register at all", where, line))
+    return out
+
+
+def _prod(xs: Any) -> int:
+    return int(math.prod(int(x) for x in xs)) if xs else 1
+
+
+def _int_list(c: Constant, consts: dict[str, Constant]) -> list[int | None]:
+    return [eval_int(t, consts) for t in c.value.split(",") if t.strip()]
+
+
+def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict[str, Constant],
+                    config: KwsRunConfig | VwwRunConfig | None) -> list[Finding]:
+    out: list[Finding] = []
+    n_out = _prod(tm.output.shape[1:])
+    in_shape = list(tm.input.shape)
+
+    c = settings.get("kNumLabels")
+    n_labels = eval_int(c.value, consts) if c else None
+    if c and n_labels != n_out:
+        out.append(Finding("labels", f"kNumLabels is {n_labels} but the model has {n_out} outputs", c.file, c.line))
+    c = settings.get("kLabels")
+    if c:
+        labels = _strings(c.value)
+        if len(labels) != n_out:
+            out.append(Finding("labels", f"kLabels lists {len(labels)} labels {labels} but the model has {n_out} "
+                               "outputs", c.file, c.line))
+        elif config is not None and tuple(labels) != tuple(config.labels):
+            out.append(Finding("labels", f"kLabels is {labels} but the config says {list(config.labels)}",
+                               c.file, c.line))
+    c = settings.get("kOutputElementCount")
+    if c and eval_int(c.value, consts) != n_out:
+        out.append(Finding("labels", f"kOutputElementCount is {eval_int(c.value, consts)} but the model has "
+                           f"{n_out} outputs", c.file, c.line))
+
+    c = settings.get("kInputShape")
+    if c:
+        shape = _int_list(c, consts)
+        if shape != in_shape:
+            out.append(Finding("input-shape", f"kInputShape is {shape} but the model's input is {in_shape}",
+                               c.file, c.line))
+    for name in ("kInputElementCount", "kFeatureElementCount"):
+        c = settings.get(name)
+        if c and eval_int(c.value, consts) != _prod(in_shape[1:]):
+            out.append(Finding("input-shape", f"{name} is {eval_int(c.value, consts)} but the model takes "
+                               f"{_prod(in_shape[1:])} values ({'x'.join(map(str, in_shape[1:]))})", c.file, c.line))
+    if all(k in settings for k in ("kImageWidth", "kImageHeight", "kImageChannels")):
+        w, h, ch = (eval_int(settings[k].value, consts) for k in ("kImageWidth", "kImageHeight", "kImageChannels"))
+        if [h, w, ch] != in_shape[1:]:
+            c = settings["kImageWidth"]
+            out.append(Finding("input-shape", f"the image settings say {h}x{w}x{ch} but the model's input is "
+                               f"{'x'.join(map(str, in_shape[1:]))}", c.file, c.line))
+    c = settings.get("kInputType")
+    if c and (_strings(c.value) or [""])[0] != tm.input.dtype:
+        out.append(Finding("input-shape", f"kInputType is {c.value} but the model's input is {tm.input.dtype}",
+                           c.file, c.line))
+
+    for what, t in (("Input", tm.input), ("Output", tm.output)):
+        sc, zp = settings.get(f"k{what}Scale"), settings.get(f"k{what}ZeroPoint")
+        if not t.scales:
+            continue
+        if sc:
+            v = _eval_float(sc.value)
+            if v is None or not math.isclose(v, t.scales[0], rel_tol=1e-6):
+                out.append(Finding("quantization", f"k{what}Scale is {sc.value} but the model's {what.lower()} scale "
+                                   f"is {t.scales[0]!r}", sc.file, sc.line))
+        if zp:
+            v = eval_int(zp.value, consts)
+            if v != t.zero_points[0]:
+                out.append(Finding("quantization", f"k{what}ZeroPoint is {zp.value} but the model's {what.lower()} "
+                                   f"zero point is {t.zero_points[0]}", zp.file, zp.line))
+    return out
+
+
+_ARENA_RE = re.compile(r"(?:uint8_t|int8_t|unsigned\s+char|char|byte)\s+(\w*arena\w*)\s*\[\s*([^\]]+?)\s*\]", re.I)
+
+
+def _check_arena(tm: TfliteModel, data: bytes, files: list[SourceFile], consts: dict[str, Constant],
+                 measure: bool, label: str) -> list[Finding]:
+    decls = [(m.group(1), m.group(2), f, f.line_of(m.start(1))) for f in files for m in _ARENA_RE.finditer(f.code)]
+    if not decls:
+        c = consts.get("kTensorArenaSize")
+        if c is None:
+            return [Finding("arena", "no tensor arena found (an array like `alignas(16) uint8_t tensor_arena"
+                            "[kTensorArenaSize];`)")]
+        decls = [("kTensorArenaSize", c.value, None, c.line)]
+    if not measure:
+        return []
+    if not tflm_available():
+        return [Finding("note", "arena not checked: the TFLM interpreter (pip 'tflite-micro', Linux x86_64) is "
+                        "not installed here", severity="note")]
+    try:
+        measured = measure_arena_isolated(data, name=label).arena_bytes
+    except ModelLoadError as e:
+        return [Finding("arena", f"could not measure the arena: {e}")]
+    need = arena_with_headroom(measured)
+    headroom = need - measured
+    out = []
+    for name, expr, f, line in decls:
+        size = eval_int(expr, consts)
+        rel = f.rel if f else (consts["kTensorArenaSize"].file if "kTensorArenaSize" in consts else None)
+        if size is None:
+            out.append(Finding("note", f"arena {name}[{expr}]: size could not be worked out", rel, line, "note"))
+        elif size < need:
+            out.append(Finding("arena", f"{name} is {size:,} bytes but the model needs {measured:,} (measured on TFLM) "
+                               f"+ {headroom:,} headroom ({int(ARENA_HEADROOM_FRACTION * 100)} %, at least "
+                               f"{ARENA_HEADROOM_MIN} B) = {need:,} bytes", rel, line))
+    return out
+
+
+def _library_notes(sketch: Path) -> list[Finding]:
+    y = sketch / "sketch.yaml"
+    if not y.is_file():
+        return []
+    text = y.read_text(encoding="utf-8", errors="replace")
+    out = []
+    for m in re.finditer(r"^\s*-\s*([\w .-]+?)\s*\(([^)]*)\)\s*$", text, re.M):
+        lib, ver = m.group(1).strip(), m.group(2).strip()
+        if ("TensorFlowLite" in lib or "TinyMLx" in lib) and (lib, ver) != (PINNED_LIBRARY.name, PINNED_LIBRARY.version):
+            out.append(Finding("note", f"sketch.yaml pins {lib} {ver}; the kit's op and version table is for "
+                               f"{PINNED_LIBRARY.name} {PINNED_LIBRARY.version}, so op versions were checked against "
+                               "that", "sketch.yaml", text.count("\n", 0, m.start()) + 1, "note"))
+    return out
+
+
+def fix_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
+               config: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Regenerate the sketch's generated files from its model and config; hand-written files are never touched."""
+    sketch = Path(sketch_dir)
+    if not sketch.is_dir():
+        raise SketchError(f"{sketch}: no such sketch folder")
+    files = read_sources(sketch)
+    settings = {k: c for k, c in parse_constants(files).items() if c.file == SETTINGS}
+    manifest = _load_manifest(sketch)
+    model_path = Path(model) if model is not None else _find_model_file(sketch, settings, manifest)
+    if model_path is None or not model_path.is_file():
+        raise SketchError(f"{sketch}: cannot --fix: the model file is unknown or missing; pass --model PATH")
+    cfg: Any = config if config is not None else _config_from_manifest(sketch, manifest)
+    if cfg is None and (sketch / "config.json").is_file():
+        cfg = sketch / "config.json"
+    if cfg is None:
+        raise SketchError(f"{sketch}: cannot --fix: no config (the export manifest {MANIFEST} is missing); "
+                          "pass --config run/config.json")
+    return list(export_model(model_path, cfg, sketch).files)

@@ -1,0 +1,116 @@
+"""Board commands: ports, capture, monitor, virtual-board, generate-protocol-header."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import KitError
+
+__all__ = ["register"]
+
+
+def _ports(args: argparse.Namespace) -> int:
+    from ..board.ports import format_ports, list_ports
+
+    print(format_ports(list_ports(include_all=args.all)))
+    return 0
+
+
+def _capture(args: argparse.Namespace) -> int:
+    from ..board.capture import capture, format_summary
+
+    report = capture(args.port, args.kind, args.label, args.count, args.out, timeout=args.timeout,
+                     progress=not args.no_progress)
+    took = f" in {report.seconds:.1f} s" if report.saved else ""
+    print(f"saved {len(report.saved)} new {args.kind} file(s) to {Path(args.out) / args.label}{took}")
+    print(format_summary(args.out))
+    return 0
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from ..board.monitor import format_result, monitor, plot_results
+
+    report = monitor(args.port, seconds=args.seconds, count=args.count,
+                     on_result=lambda r: print(format_result(r), flush=True),
+                     on_log=lambda s: print(s, flush=True), start=not args.no_start, timeout=args.timeout)
+    if args.plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from ..files import atomic_write_bytes
+        import io
+
+        fig = plot_results(report.results)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=100)
+        atomic_write_bytes(args.plot, buf.getvalue())
+        print(f"plot written to {args.plot}")
+    print(f"{len(report.results)} result(s); link: {report.stats.describe()}", file=sys.stderr)
+    return 0
+
+
+def _virtual_board(args: argparse.Namespace) -> int:
+    from ..board.virtual import run
+
+    return run(args)
+
+
+def _header(args: argparse.Namespace) -> int:
+    from ..board.c_header import library_header_path, render_c_header, write_c_header
+
+    target = Path(args.out) if args.out else library_header_path()
+    if args.check:
+        if target is None or not target.is_file():
+            raise KitError(f"{target}: no header to check; write it with 'tinymlkit generate-protocol-header'")
+        if target.read_text(encoding="utf-8") != render_c_header():
+            print(f"{target}: out of date with tinymlkit/board/protocol.py; run 'tinymlkit generate-protocol-header'")
+            return 1
+        print(f"{target}: up to date")
+        return 0
+    if target is None:
+        sys.stdout.write(render_c_header())
+        return 0
+    write_c_header(target)
+    print(f"wrote {target}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the board commands."""
+    sp = sub.add_parser("ports", help="list serial ports; marks Arduino Nano 33 BLE boards")
+    sp.add_argument("--all", action="store_true", help="also list on-board serial ports without USB")
+    sp.set_defaults(func=_ports)
+
+    sp = sub.add_parser("capture", help="record clips or camera frames from a board into a dataset folder")
+    sp.add_argument("kind", choices=["audio", "image"])
+    sp.add_argument("--port", required=True, help="serial port (see 'tinymlkit ports') or a virtual board's path")
+    sp.add_argument("--label", required=True, help="label, i.e. the folder the files go to")
+    sp.add_argument("--count", type=int, required=True,
+                    help="files wanted for this label from this board in total (resumes where it stopped)")
+    sp.add_argument("--out", required=True, metavar="DATASET", help="dataset folder")
+    sp.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each clip/frame (default 15)")
+    sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sp.set_defaults(func=_capture)
+
+    sp = sub.add_parser("monitor", help="show a board's inference results and log lines live")
+    sp.add_argument("--port", required=True)
+    sp.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
+    sp.add_argument("--count", type=int, default=None, help="stop after this many results")
+    sp.add_argument("--plot", metavar="FILE.png", help="save a plot of scores and latency at the end "
+                    "(in a notebook, tinymlkit.board.monitor.monitor(port, plot=True) draws it live)")
+    sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each result (default 10)")
+    sp.add_argument("--no-start", action="store_true", help="do not send START_INFERENCE (just listen)")
+    sp.set_defaults(func=_monitor)
+
+    from ..board.virtual import add_arguments
+
+    sp = sub.add_parser("virtual-board", help="a board on a pseudo-terminal: prints its path, then serves "
+                        "capture and inference like the sketches")
+    add_arguments(sp)
+    sp.set_defaults(func=_virtual_board)
+
+    sp = sub.add_parser("generate-protocol-header", help="write the sketches' kit_protocol.h from the protocol spec")
+    sp.add_argument("--out", help="file to write (default: the TinyMLKit Arduino library in this checkout)")
+    sp.add_argument("--check", action="store_true", help="only check that the file is up to date (exit 1 if not)")
+    sp.set_defaults(func=_header)

@@ -1,0 +1,51 @@
+"""Helpers shared by the command modules: label and config resolution, JSON output."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, KwsRunConfig, VwwRunConfig, load_run_config
+from ..errors import KitError
+
+__all__ = ["labels_and_config", "print_json", "add_config_or_labels", "data_subparsers"]
+
+
+def add_config_or_labels(p: argparse.ArgumentParser, example: str) -> None:
+    """Add the mutually exclusive --config / --labels options."""
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--config", type=Path, help="the run's config.json (labels and settings)")
+    g.add_argument("--labels", help=f"comma-separated labels in the model's output order, e.g. {example}")
+
+
+def labels_and_config(args: argparse.Namespace, default: KwsRunConfig | VwwRunConfig
+                      ) -> tuple[tuple[str, ...], KwsRunConfig | VwwRunConfig]:
+    """Labels and config from --config, or from --labels with the default settings."""
+    if getattr(args, "config", None) is not None:
+        cfg = load_run_config(args.config)
+        if type(cfg) is not type(default):
+            raise ConfigError(f"{args.config}: a '{cfg.kind}' config, but this command needs a '{default.kind}' one")
+        return tuple(cfg.labels), cfg
+    labels = tuple(s.strip() for s in args.labels.split(",") if s.strip())
+    if len(labels) < 2:
+        raise KitError(f"--labels {args.labels!r}: give at least two comma-separated labels")
+    return labels, default
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout."""
+    print(json.dumps(obj, indent=2))
+
+
+def data_subparsers(sub: Any) -> Any:
+    """The sub-command group of ``tinymlkit data``, created on first use and shared by command modules."""
+    parser = sub.choices.get("data")
+    if parser is None:
+        parser = sub.add_parser("data", help="get, make or convert data sets",
+                                description="Get, make or convert the data sets the kit trains on.")
+        return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)

@@ -1,0 +1,166 @@
+"""``tinymlkit vww run|evaluate|predict`` and ``tinymlkit data vww-coco``: the person-detector track."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from .common import add_config_or_labels, labels_and_config, print_json
+
+__all__ = ["register"]
+
+
+def _data_subparsers(sub: Any) -> Any:
+    """The sub-command group of ``tinymlkit data``, created here or shared with another module."""
+    parser = sub.choices.get("data")
+    if parser is None:
+        parser = sub.add_parser("data", help="make or convert data sets",
+                                description="Build data sets the kit trains on.")
+        return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)
+    for action in parser._actions:  # another command module made 'data' first: add to its group
+        if isinstance(action, argparse._SubParsersAction):
+            return action
+    return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)
+
+
+def _fraction(text: str) -> float:
+    v = float(text)
+    if not 0.0 <= v < 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: give a fraction of the image area, e.g. 0.005 for 0.5 %")
+    return v
+
+
+def register(sub: Any) -> None:
+    """Add the ``vww`` command and ``data vww-coco``."""
+    vww = sub.add_parser("vww", help="visual wake words (person detector): train, evaluate, predict",
+                         description="Person detection with MobileNetV1, as the board runs it.")
+    vs = vww.add_subparsers(dest="vww_command", metavar="STEP", required=True)
+
+    p = vs.add_parser("run", help="images -> MobileNetV1 -> int8 -> TFLM check -> sketch files",
+                      description="Train a person detector end to end and write its run folder.")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--data", type=Path, help="image folder: one sub-folder per label (non_person/, person/)")
+    src.add_argument("--synthetic", action="store_true", help="the offline drawn set (the default; not real people)")
+    p.add_argument("--alpha", type=float, default=0.25, help="MobileNetV1 width multiplier, 0.1 to 1.0 (default 0.25)")
+    p.add_argument("--size", type=int, default=96, help="input width and height in pixels (default 96)")
+    p.add_argument("--grayscale", action="store_true", default=None, help="one input channel (the default)")
+    p.add_argument("--rgb", dest="grayscale", action="store_false", help="three input channels")
+    p.add_argument("--epochs", type=int, help="largest number of epochs (default 20; 3 with --fast)")
+    p.add_argument("--fast", action="store_true", help="small data and few epochs; still runs every step")
+    p.add_argument("--weights", default="none",
+                   help="start: 'none' (scratch, default), 'imagenet' (keras.applications, needs the network "
+                        "once), or PATH to model.keras of an earlier run (transfer from its base)")
+    p.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
+    p.add_argument("--out", type=Path, required=True, help="run folder for models, config.json, metrics.json, plots")
+    p.add_argument("--sketch", type=Path, help="sketch folder to write the deployment files into")
+    p.set_defaults(func=_run)
+
+    p = vs.add_parser("evaluate", help="score a .tflite model on a labelled image folder",
+                      description="Score a model on every image of a folder whose sub-folders are the labels, "
+                                  "feeding it exactly as the board does.")
+    p.add_argument("--model", type=Path, required=True, help="the .tflite model")
+    p.add_argument("--data", type=Path, required=True, help="image folder, one sub-folder per label")
+    add_config_or_labels(p, "non_person,person")
+    p.add_argument("--backend", choices=["tflm", "litert"], help="interpreter (default: TFLM where installed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_evaluate)
+
+    p = vs.add_parser("predict", help="label and scores of image files",
+                      description="Run a model on image files (JPEG, PNG, BMP); unreadable files are reported, "
+                                  "the others still run.")
+    p.add_argument("--model", type=Path, required=True, help="the .tflite model")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--config", type=Path, help="the run's config.json (default: config.json beside the model)")
+    g.add_argument("--labels", help="comma-separated labels in output order, e.g. non_person,person")
+    p.add_argument("--backend", choices=["tflm", "litert"], help="interpreter (default: TFLM where installed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files")
+    p.set_defaults(func=_predict)
+
+    ds = _data_subparsers(sub)
+    p = ds.add_parser("vww-coco", help="Visual Wake Words folders from COCO annotations and images",
+                      description="Label COCO images person / non_person by the Visual Wake Words rule and write "
+                                  "OUT/person/ and OUT/non_person/ at the model input size.")
+    p.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON, e.g. instances_train2014.json")
+    p.add_argument("--images", type=Path, required=True, help="folder of the COCO images, e.g. train2014/")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to write (re-runs resume)")
+    p.add_argument("--size", type=int, default=96, help="output width and height (default 96)")
+    p.add_argument("--grayscale", action="store_true", help="write grayscale (default RGB; training converts)")
+    p.add_argument("--min-area", type=_fraction, default=0.005,
+                   help="person area must be more than this fraction of the image (default 0.005 = 0.5 %%)")
+    p.add_argument("--area", choices=["box", "segmentation"], default="box",
+                   help="measure the bounding box (paper, default) or the mask area (TF reference script)")
+    p.add_argument("--no-crowd", action="store_true", help="ignore crowd annotations (iscrowd=1)")
+    p.add_argument("--limit", type=int, help="only the first N images (by COCO id)")
+    p.set_defaults(func=_vww_coco)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ..pipelines.vww import format_summary, run_vww
+
+    r = run_vww(args.out, data=args.data, alpha=args.alpha, size=args.size,
+                grayscale=args.grayscale is not False, epochs=args.epochs, fast=args.fast, weights=args.weights,
+                sketch=args.sketch, seed=args.seed)
+    print(format_summary(r))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..config import VwwRunConfig
+    from ..pipelines.vww import evaluate_folder
+
+    labels, _ = labels_and_config(args, VwwRunConfig())
+    m = evaluate_folder(args.model, args.data, labels, backend=args.backend, progress=not args.json)
+    m.update({"model": str(args.model), "data": str(args.data)})
+    for s in m["skipped_files"]:
+        print(f"skipped: {s['reason']}", file=sys.stderr)
+    if args.json:
+        print_json(m)
+    else:
+        print(f"{args.model} on {args.data} ({m['backend']}): accuracy {m['accuracy']:.3f}, "
+              f"balanced accuracy {m['balanced_accuracy']:.3f}, n = {m['n']}")
+        for lab, r in m["per_class"].items():
+            print(f"  {lab:<12} recall {'-' if r is None else f'{r:.3f}'}  ({m['support'][lab]} images)")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ..config import VwwRunConfig, load_run_config
+    from ..errors import KitError
+    from ..pipelines.vww import predict_files
+
+    labels: tuple[str, ...] | None = None
+    if args.labels:
+        labels = tuple(s.strip() for s in args.labels.split(",") if s.strip())
+    else:
+        cfg_path = args.config or (args.model.parent / "config.json")
+        if args.config is not None or cfg_path.is_file():
+            cfg = load_run_config(cfg_path)
+            if not isinstance(cfg, VwwRunConfig):
+                raise KitError(f"{cfg_path}: a '{cfg.kind}' config, but this command needs a 'vww' one")
+            labels = tuple(cfg.labels)
+    results = predict_files(args.model, args.images, labels, backend=args.backend)
+    bad = [r for r in results if "error" in r]
+    if args.json:
+        print_json({"predictions": results})
+    else:
+        for r in results:
+            if "error" in r:
+                print(f"error: {r['error']}", file=sys.stderr)
+            else:
+                others = "  ".join(f"{k} {v:.2f}" for k, v in r["scores"].items())
+                print(f"{r['file']}: {r['label']}   [{others}]")
+    return 2 if bad else 0
+
+
+def _vww_coco(args: argparse.Namespace) -> int:
+    from ..data.vww_coco import build_vww_folder
+
+    rep = build_vww_folder(args.annotations, args.images, args.out, args.size, args.size,
+                           1 if args.grayscale else 3, args.min_area, args.area, not args.no_crowd, args.limit)
+    for f, reason in rep.skipped:
+        print(f"skipped: {reason}", file=sys.stderr)
+    print(f"{rep.out_dir}: wrote {rep.written['person']} person and {rep.written['non_person']} non_person images"
+          f" ({rep.already_there} already there, {len(rep.skipped)} skipped); rule and counts in vww_manifest.json")
+    return 0

@@ -1,0 +1,90 @@
+"""TFLite conversion: float, dynamic-range and full int8 (int8 input and output) with a representative set."""
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = ["to_float_tflite", "to_dynamic_range_tflite", "to_int8_tflite", "representative_sample"]
+
+
+@contextlib.contextmanager
+def _quiet_converter() -> Iterator[None]:
+    # The converter's MLIR passes print pages of notes to the C-level stderr; keep them off the notebook.
+    import io
+
+    from .runtime import capture_stderr_fd
+
+    with capture_stderr_fd() as log, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # Always printed for int8 inputs; the input's range comes from the representative data instead.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+        yield
+    log.unlink(missing_ok=True)
+
+
+def _converter(model: Any) -> Any:
+    import keras
+    import tensorflow as tf
+
+    # A batch of exactly one, as on the board: with a free batch size the converter keeps
+    # SHAPE/STRIDED_SLICE/PACK ops to compute reshapes at run time, which costs flash and ops.
+    inputs = [keras.Input(batch_shape=(1, *t.shape[1:]), dtype=t.dtype) for t in model.inputs]
+    fixed = keras.Model(inputs, model(inputs[0] if len(inputs) == 1 else inputs), name=model.name)
+    return tf.lite.TFLiteConverter.from_keras_model(fixed)
+
+
+def to_float_tflite(model: Any) -> bytes:
+    """A float32 .tflite of a Keras model."""
+    conv = _converter(model)
+    with _quiet_converter():
+        return bytes(conv.convert())
+
+
+def to_dynamic_range_tflite(model: Any) -> bytes:
+    """Weights in int8, activations float: smaller, but not runnable on int8-only kernels."""
+    import tensorflow as tf
+
+    conv = _converter(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    with _quiet_converter():
+        return bytes(conv.convert())
+
+
+def representative_sample(x: np.ndarray, n: int = 300, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` examples drawn at random: the converter measures activation ranges on them."""
+    x = np.asarray(x)
+    if len(x) <= n:
+        return x
+    idx = np.random.default_rng(seed).choice(len(x), n, replace=False)
+    return x[np.sort(idx)]
+
+
+def to_int8_tflite(model: Any, representative: np.ndarray, max_samples: int = 300) -> bytes:
+    """Full-integer .tflite: int8 weights and activations, int8 input and output tensors.
+
+    ``representative`` should look like real inputs (training examples): the converter picks each
+    tensor's scale and zero point from the ranges it sees on them.
+    """
+    import tensorflow as tf
+
+    rep = representative_sample(np.asarray(representative, dtype=np.float32), max_samples)
+    if len(rep) == 0:
+        raise ValueError("the representative dataset is empty; pass some training examples")
+
+    def gen() -> Iterator[list[np.ndarray]]:
+        for x in rep:
+            yield [x[None, ...]]
+
+    conv = _converter(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = gen
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _quiet_converter():
+        return bytes(conv.convert())

@@ -1,0 +1,109 @@
+"""Every matplotlib figure the course and the pipelines show, in one place."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["plot_history", "plot_confusion", "plot_waveform", "plot_features", "save_figure"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    if not _in_notebook():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+
+        return get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except Exception:
+        return False
+
+
+def save_figure(fig: Any, path: str | Path) -> Path:
+    """Save a figure as PNG (150 dpi) and close it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    _plt().close(fig)
+    return path
+
+
+def plot_history(history: dict[str, list[float]], title: str = "Training") -> Any:
+    """Loss and accuracy per epoch, training and validation side by side."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = np.arange(1, len(history.get("loss", [])) + 1)
+    for ax, key in zip(axes, ("loss", "accuracy")):
+        if key in history:
+            ax.plot(epochs, history[key], label="training")
+        if f"val_{key}" in history:
+            ax.plot(epochs, history[f"val_{key}"], label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(key)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str], title: str = "Confusion matrix") -> Any:
+    """Confusion matrix with counts; rows are the true labels, columns the predictions."""
+    plt = _plt()
+    m = np.asarray(confusion)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.7 * len(labels), 1.0 + 0.6 * len(labels)))
+    rows = m.sum(axis=1, keepdims=True)
+    ax.imshow(m / np.maximum(rows, 1), cmap="Blues", vmin=0, vmax=1)
+    for i in range(m.shape[0]):
+        for j in range(m.shape[1]):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center",
+                    color="white" if m[i, j] > 0.6 * max(rows[i, 0], 1) else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_waveform(x: np.ndarray, sample_rate: int = 16000, title: str = "Waveform", ax: Any = None) -> Any:
+    """Samples against time in seconds."""
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 2.5))
+    t = np.arange(len(x)) / sample_rate
+    ax.plot(t, x, lw=0.6)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig if fig is not None else ax.figure
+
+
+def plot_features(feats: np.ndarray, title: str = "Features", stride_ms: int = 20, ax: Any = None,
+                  ylabel: str = "channel") -> Any:
+    """A (frames x channels) feature map as an image: time across, channel up."""
+    plt = _plt()
+    fig = None
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3))
+    frames = feats.shape[0]
+    im = ax.imshow(np.asarray(feats).T, origin="lower", aspect="auto",
+                   extent=(0, frames * stride_ms / 1000, 0, feats.shape[1]))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.figure.colorbar(im, ax=ax)
+    return fig if fig is not None else ax.figure
