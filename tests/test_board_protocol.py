@@ -182,3 +182,12 @@ def test_c_header_carries_every_code_and_offset():
     for k, v in p.COMMANDS.items():
         assert f"#define KIT_CMD_{k} {v}u" in text
     assert f"#define KIT_PROTOCOL_VERSION {p.PROTOCOL_VERSION}u" in text
+
+
+def test_protocol_document_tables_equal_a_fresh_render():
+    from tinymlkit.board.spec_doc import BEGIN, END, doc_path, render_markdown_tables
+
+    path = doc_path()
+    assert path is not None, "docs/serial_protocol.md is missing"
+    assert f"{BEGIN}\n{render_markdown_tables()}{END}" in path.read_text(encoding="utf-8"), (
+        "docs/serial_protocol.md tables are out of date: run 'tinymlkit generate-protocol-header'")

@@ -18,7 +18,8 @@ from . import protocol as p
 __all__ = ["PortError", "PortGone", "BoardTimeout", "BoardLink", "open_hint"]
 
 DEFAULT_BAUD = 115200
-"""Ignored by USB CDC (and by a pseudo-terminal); set for boards behind a USB-UART bridge."""
+"""Ignored by USB CDC (and by a pseudo-terminal); set for boards behind a USB-UART bridge. Never 1200:
+opening the Nano 33 BLE's port at 1200 baud is the signal that resets it into its bootloader."""
 
 
 class PortError(KitError, OSError):
@@ -62,6 +63,7 @@ class BoardLink:
         self._queue: deque[p.Frame] = deque()
         self._tx_seq = 0
         self._serial_exc = serial.SerialException
+        self._write_timeout_exc = serial.SerialTimeoutException
         self.hello_info: p.Hello | None = None
         try:
             self.ser = serial.Serial(port, baudrate=baudrate, timeout=read_chunk_timeout, write_timeout=5.0)
@@ -100,6 +102,9 @@ class BoardLink:
         try:
             self.ser.write(data)
             self.ser.flush()
+        except self._write_timeout_exc:
+            raise BoardTimeout(f"{self.port}: the board takes no data (write timed out); is a kit sketch running? "
+                               "Press reset once.") from None
         except (self._serial_exc, OSError) as e:
             raise PortGone(f"{self.port}: the port went away while sending ({_reason(e)}); "
                            "was the board unplugged or reset, or the virtual board stopped?") from None

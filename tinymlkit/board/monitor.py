@@ -9,8 +9,12 @@ import dataclasses
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import KitError
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 from . import protocol as p
 from .link import BoardLink
 
@@ -113,7 +117,7 @@ def monitor(port: str, *, seconds: float | None = None, count: int | None = None
         return MonitorReport(port, hello, results, logs, link.parser.stats)
 
 
-def plot_results(results: list[Result], labels: list[str] | None = None):
+def plot_results(results: list[Result], labels: list[str] | None = None) -> "matplotlib.figure.Figure":
     """Figure: each label's score over time (top) and latency per inference (bottom)."""
     import matplotlib.pyplot as plt
 

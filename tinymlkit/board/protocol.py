@@ -20,9 +20,12 @@ import dataclasses
 import struct
 import zlib
 from collections.abc import Iterable
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 from ..errors import KitError
+
+if TYPE_CHECKING:  # numpy only where samples become arrays; the protocol itself needs none
+    import numpy as np
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -587,7 +590,7 @@ class AudioClip:
         """Number of samples."""
         return len(self.samples) // 2
 
-    def array(self):  # -> np.ndarray, kept lazy so the protocol needs no numpy
+    def array(self) -> "np.ndarray":
         """Samples as an int16 numpy array."""
         import numpy as np
 

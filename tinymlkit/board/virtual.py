@@ -19,7 +19,6 @@ import socket
 import sys
 import threading
 import time
-import tty
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -154,6 +153,7 @@ class _Engine:
     pixel_format: int = p.PIXEL_FORMATS["RGB565_BE"]
 
     def features(self, audio: AudioSource, images: ImageSource, index: int) -> np.ndarray:
+        """The model input (real values) for clip or frame ``index``, computed as the sketch does."""
         if self.kind == "kws":
             from ..audio.features import micro_features
 
@@ -168,6 +168,7 @@ class _Engine:
         return normalize(pixels, getattr(self.cfg, "normalization", DEFAULT_NORMALIZATION))
 
     def infer(self, audio: AudioSource, images: ImageSource, index: int, t0: float) -> p.InferenceResult:
+        """One inference on TFLM, as the RESULT message the sketch would send."""
         x = self.features(audio, images, index)
         start = time.perf_counter()
         probs = self.runner.predict(x[None])[0]
@@ -234,6 +235,10 @@ class VirtualBoard:
         """Create the pseudo-terminal; returns the path a serial program opens."""
         if self.port:
             return self.port
+        if not hasattr(os, "openpty"):
+            raise KitError("the virtual board needs a pseudo-terminal (Linux, macOS, Colab); on Windows run it in WSL")
+        import tty  # POSIX only
+
         self._master, self._slave = os.openpty()
         # Raw from the start: no echo, no CR/LF translation, no XON/XOFF on the board's bytes.
         tty.setraw(self._slave)

@@ -35,11 +35,12 @@ def _monitor(args: argparse.Namespace) -> int:
                      on_result=lambda r: print(format_result(r), flush=True),
                      on_log=lambda s: print(s, flush=True), start=not args.no_start, timeout=args.timeout)
     if args.plot:
+        import io
+
         import matplotlib
 
         matplotlib.use("Agg")
         from ..files import atomic_write_bytes
-        import io
 
         fig = plot_results(report.results)
         buf = io.BytesIO()
@@ -58,21 +59,31 @@ def _virtual_board(args: argparse.Namespace) -> int:
 
 def _header(args: argparse.Namespace) -> int:
     from ..board.c_header import library_header_path, render_c_header, write_c_header
+    from ..board.spec_doc import BEGIN, END, doc_path, render_markdown_tables, update_doc
 
     target = Path(args.out) if args.out else library_header_path()
+    doc = None if args.out else doc_path()  # the document is refreshed with the checkout's own header
     if args.check:
         if target is None or not target.is_file():
             raise KitError(f"{target}: no header to check; write it with 'tinymlkit generate-protocol-header'")
+        stale = []
         if target.read_text(encoding="utf-8") != render_c_header():
-            print(f"{target}: out of date with tinymlkit/board/protocol.py; run 'tinymlkit generate-protocol-header'")
+            stale.append(str(target))
+        if doc is not None and f"{BEGIN}\n{render_markdown_tables()}{END}" not in doc.read_text(encoding="utf-8"):
+            stale.append(str(doc))
+        if stale:
+            print(f"out of date with tinymlkit/board/protocol.py: {', '.join(stale)}; "
+                  "run 'tinymlkit generate-protocol-header'")
             return 1
-        print(f"{target}: up to date")
+        print(f"{target}: up to date" + (f"; {doc}: up to date" if doc else ""))
         return 0
     if target is None:
         sys.stdout.write(render_c_header())
         return 0
     write_c_header(target)
     print(f"wrote {target}")
+    if doc is not None and update_doc(doc):
+        print(f"updated the tables in {doc}")
     return 0
 
 

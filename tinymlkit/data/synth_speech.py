@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -150,6 +151,14 @@ def _make_noise(kind: str, n: int, rate: int, rng: np.random.Generator) -> np.nd
     return (0.5 * x).astype(np.float32)
 
 
+def _is_complete(out: Path, wanted: dict) -> bool:
+    stamp = out / "DATASET.json"
+    try:
+        return json.loads(stamp.read_text()).get("config") == json.loads(json.dumps(wanted))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def default_synth_dir() -> Path:
     """Where the default synthetic keyword set lives (git-ignored)."""
     return dataset_dir("synth_kws")
@@ -159,14 +168,9 @@ def make_synthetic_speech(out: str | Path | None = None, cfg: SynthSpeechConfig 
                           progress: bool = True, workers: int | None = None) -> Path:
     """Make the synthetic keyword set once (reused when it already exists with the same settings)."""
     out = Path(out) if out is not None else default_synth_dir()
-    stamp = out / "DATASET.json"
     wanted = dataclasses.asdict(cfg)
-    if stamp.is_file():
-        try:
-            if json.loads(stamp.read_text()).get("config") == json.loads(json.dumps(wanted)):
-                return out
-        except json.JSONDecodeError:
-            pass
+    if _is_complete(out, wanted):
+        return out
     avail = tts_available()
     if not any(avail.values()):
         raise KitError("no text-to-speech program found: install espeak-ng (Debian/Ubuntu: "
@@ -184,7 +188,9 @@ def make_synthetic_speech(out: str | Path | None = None, cfg: SynthSpeechConfig 
     n_hold = max(1, int(round(len(order) * cfg.held_out_share)))
     val_voices, test_voices = {v.speaker_id for v in order[:n_hold]}, {v.speaker_id for v in order[n_hold:2 * n_hold]}
 
-    tmp = out.parent / (out.name + ".partial")
+    # A private work folder per process: two runs making the set at once (parallel tests, two
+    # notebooks) each finish their own copy, and the first to finish wins the rename.
+    tmp = out.parent / f"{out.name}.partial-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
@@ -236,8 +242,17 @@ def make_synthetic_speech(out: str | Path | None = None, cfg: SynthSpeechConfig 
         "clips": len(rels),
     }, indent=2))
     if out.exists():
+        if _is_complete(out, wanted):  # another process finished first
+            shutil.rmtree(tmp)
+            return out
         shutil.rmtree(out)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:
+        if not _is_complete(out, wanted):
+            raise
+        shutil.rmtree(tmp)
+        return out
     print(f"tinymlkit: made {len(rels)} synthetic clips from {len(order)} voices in {out}", file=sys.stderr)
     return out
 

@@ -1,0 +1,105 @@
+"""What the notebooks need around the lessons: fast mode, the Colab install line, an environment check."""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import sys
+from typing import Any
+
+__all__ = ["fast_mode", "repository_url", "colab_install_commands", "environment_report", "show_environment",
+           "run_dir"]
+
+DEFAULT_REPOSITORY = "https://github.com/tinymlkit/tinyml-course-kit"
+
+
+def fast_mode(explicit: bool | None = None) -> bool:
+    """Fast mode: small data and few epochs. On when asked, or TINYMLKIT_FAST=1, or nbgrader is grading."""
+    if explicit is not None:
+        return bool(explicit)
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return True
+    return os.environ.get("TINYMLKIT_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def repository_url() -> str:
+    """The repository's address, from the installed package's metadata (pyproject's [project.urls])."""
+    try:
+        for entry in importlib.metadata.metadata("tinymlkit").get_all("Project-URL") or []:
+            name, _, url = entry.partition(",")
+            if name.strip().lower() == "repository":
+                return url.strip()
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return DEFAULT_REPOSITORY
+
+
+def colab_install_commands(url: str | None = None) -> list[list[str]]:
+    """The commands a notebook's first cell runs on Colab: the kit from git, and the TTS programs.
+
+    TensorFlow and Keras are not named: Colab's preinstalled versions satisfy the kit's ranges, so
+    pip keeps them instead of downloading another TensorFlow.
+    """
+    url = url or repository_url()
+    return [[sys.executable, "-m", "pip", "install", "-q", f"tinymlkit[course] @ git+{url}"],
+            ["apt-get", "install", "-y", "-qq", "espeak-ng", "flite"]]
+
+
+def run_dir(name: str) -> Any:
+    """A folder for one notebook's outputs (models, plots): runs/NAME in a checkout, else ~/tinymlkit-runs/NAME."""
+    from pathlib import Path
+
+    from .paths import project_root
+
+    root = project_root()
+    base = root / "runs" if root is not None else Path.home() / "tinymlkit-runs"
+    path = base / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def environment_report() -> dict[str, Any]:
+    """Versions, whether the board's interpreter is here, TTS programs, and serial ports that look like a board."""
+    import shutil
+
+    from .runtime import tflm_available
+
+    def version(pkg: str) -> str | None:
+        try:
+            return importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    report: dict[str, Any] = {
+        "python": platform.python_version(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "in_colab": "google.colab" in sys.modules,
+        "fast_mode": fast_mode(),
+        "packages": {p: version(p) for p in ("tinymlkit", "tensorflow", "keras", "tflite-micro", "ai-edge-litert",
+                                             "librosa", "pyserial")},
+        "tflm_interpreter": tflm_available(),
+        "tts": {t: shutil.which(t) is not None for t in ("espeak-ng", "flite")},
+        "arm_compiler": shutil.which("arm-none-eabi-g++") is not None,
+    }
+    try:
+        from serial.tools import list_ports
+
+        report["serial_ports"] = [p.device for p in list_ports.comports()]
+    except Exception:
+        report["serial_ports"] = []
+    return report
+
+
+def show_environment() -> dict[str, Any]:
+    """Print the environment report as a short checklist and return it."""
+    r = environment_report()
+    ok = lambda b: "yes" if b else "no"  # noqa: E731
+    print(f"Python {r['python']} on {r['platform']}{' (Colab)' if r['in_colab'] else ''}")
+    for pkg, v in r["packages"].items():
+        print(f"  {pkg:<15} {v or 'not installed'}")
+    print(f"TFLM interpreter (the board's runtime): {ok(r['tflm_interpreter'])}"
+          + ("" if r["tflm_interpreter"] else "  -> int8 models run on LiteRT instead (may differ by a few LSB)"))
+    print(f"Text-to-speech for the offline keyword set: espeak-ng {ok(r['tts']['espeak-ng'])}, flite {ok(r['tts']['flite'])}")
+    print(f"Serial ports: {', '.join(r['serial_ports']) or 'none (use the virtual board: tinymlkit virtual-board)'}")
+    print(f"Fast mode: {ok(r['fast_mode'])} (set TINYMLKIT_FAST=1 for quick runs)")
+    return r
