@@ -25,7 +25,6 @@ from _common import median, write  # noqa: E402
 def bench_epoch(images: int, epochs: int, alpha: float = 0.25, size: int = 96, channels: int = 1) -> dict[str, Any]:
     """Seconds per epoch of MobileNetV1 on ``images`` synthetic images with the kit's fit()."""
     import keras
-    import numpy as np
 
     from tinymlkit.config import TrainConfig
     from tinymlkit.data.synth_images import make_person_images

@@ -27,18 +27,21 @@ def repository() -> str:
 
 
 def install_cell(url: str) -> str:
-    """Source of the first code cell: installs the kit on Colab, does nothing elsewhere."""
+    """Source of the first code cell: on Colab, clone and install the kit once; elsewhere nothing."""
     sys.path.insert(0, str(ROOT))
-    from tinymlkit.course import colab_install_commands
+    from tinymlkit.course import COLAB_CHECKOUT, colab_install_commands
 
-    cmds = [c[1:] if c[0] == sys.executable else c for c in colab_install_commands(url)]
-    lines = ["# On Colab: install the kit (Colab's own TensorFlow is kept). Elsewhere this cell does nothing.",
-             "import subprocess, sys", "", 'if "google.colab" in sys.modules:']
-    for c in cmds:
-        if c[:2] == ["-m", "pip"]:
-            lines.append(f"    subprocess.run([sys.executable, {', '.join(json.dumps(a) for a in c)}], check=True)")
-        else:
-            lines.append(f"    subprocess.run([{', '.join(json.dumps(a) for a in c)}], check=True)")
+    def call(c: list[str]) -> str:
+        if c[0] == sys.executable:
+            return f"subprocess.run([sys.executable, {', '.join(json.dumps(a) for a in c[1:])}], check=True)"
+        return f"subprocess.run([{', '.join(json.dumps(a) for a in c)}], check=True)"
+
+    lines = ["# On Colab: clone and install the kit once (Colab's own TensorFlow is kept). Elsewhere: nothing.",
+             "import os, subprocess, sys", "", 'if "google.colab" in sys.modules:',
+             f"    if not os.path.isdir({json.dumps(COLAB_CHECKOUT)}):"]
+    lines += [f"        {call(c)}" for c in colab_install_commands(url)]
+    # The checkout first on the path: the library, its sketches and data cards from one place.
+    lines.append(f"    sys.path.insert(0, {json.dumps(COLAB_CHECKOUT)})")
     return "\n".join(lines)
 
 
@@ -70,8 +73,8 @@ def update(path: Path, url: str) -> bool:
 
 
 def notebooks() -> list[Path]:
-    """Every notebook a learner opens: the course and the labs' student release."""
-    return sorted((ROOT / "course").glob("*.ipynb")) + sorted((ROOT / "labs" / "release").glob("*/*.ipynb"))
+    """Every notebook a learner opens: the course, and the labs' sources (nbgrader makes the release from them)."""
+    return sorted((ROOT / "course").glob("*.ipynb")) + sorted((ROOT / "labs" / "source").glob("*/*.ipynb"))
 
 
 def main() -> int:

@@ -56,13 +56,15 @@ def test_first_cell_installs_the_kit_only_on_colab(monkeypatch):
     src = _src(next(c for c in _cells(NOTEBOOKS[0]) if "colab-install" in c["metadata"].get("tags", [])))
     ran: list[list[str]] = []
     monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: ran.append(list(cmd)))
+    monkeypatch.setattr(sys, "path", list(sys.path))
     exec(compile(src, "first-cell", "exec"), {})
     assert ran == []  # not on Colab: nothing
     monkeypatch.setitem(sys.modules, "google.colab", type(sys)("google.colab"))
     exec(compile(src, "first-cell", "exec"), {})
     assert ran == colab_install_commands()
-    pip = ran[0]
-    assert pip[1:4] == ["-m", "pip", "install"] and pip[-1].startswith("tinymlkit[course] @ git+https://")
+    assert ran[0][:2] == ["git", "clone"] and ran[0][-2].startswith("https://")
+    pip = ran[1]
+    assert pip[1:4] == ["-m", "pip", "install"] and pip[-1].endswith("[course]")
     assert not any(a.startswith(("tensorflow", "keras")) for a in pip), "Colab's TensorFlow must not be reinstalled"
 
 

@@ -1,7 +1,6 @@
 """MobileNetV1: the course's cost arithmetic on the real Keras layers, and starting weights."""
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -152,4 +151,3 @@ def test_imagenet_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(WeightsError, match="alpha 0.25, 0.5, 0.75, 1.0 only"):
         imagenet_base_weights(mobilenet_v1_base((32, 32, 1), 0.3), 0.3)
     assert not cached.exists()
-    os.environ.get("https_proxy")  # (monkeypatch restores the environment)

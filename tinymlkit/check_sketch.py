@@ -643,7 +643,10 @@ def _library_notes(sketch: Path) -> list[Finding]:
     out = []
     for m in re.finditer(r"^\s*-\s*([\w .-]+?)\s*\(([^)]*)\)\s*$", text, re.M):
         lib, ver = m.group(1).strip(), m.group(2).strip()
-        if ("TensorFlowLite" in lib or "TinyMLx" in lib) and (lib, ver) != (PINNED_LIBRARY.name, PINNED_LIBRARY.version):
+        # Library Manager names are case-insensitive (Chirale's own properties spell it "TensorFLowLite").
+        low = lib.lower()
+        if ("tensorflowlite" in low or "tinymlx" in low) and \
+                (low, ver) != (PINNED_LIBRARY.name.lower(), PINNED_LIBRARY.version):
             out.append(Finding("note", f"sketch.yaml pins {lib} {ver}; the kit's op and version table is for "
                                f"{PINNED_LIBRARY.name} {PINNED_LIBRARY.version}, so op versions were checked against "
                                "that", "sketch.yaml", text.count("\n", 0, m.start()) + 1, "note"))

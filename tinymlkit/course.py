@@ -7,7 +7,7 @@ import platform
 import sys
 from typing import Any
 
-__all__ = ["fast_mode", "repository_url", "colab_install_commands", "environment_report", "show_environment",
+__all__ = ["COLAB_CHECKOUT", "fast_mode", "repository_url", "colab_install_commands", "environment_report", "show_environment",
            "run_dir"]
 
 DEFAULT_REPOSITORY = "https://github.com/tinymlkit/tinyml-course-kit"
@@ -34,14 +34,19 @@ def repository_url() -> str:
     return DEFAULT_REPOSITORY
 
 
-def colab_install_commands(url: str | None = None) -> list[list[str]]:
-    """The commands a notebook's first cell runs on Colab: the kit from git, and the TTS programs.
+COLAB_CHECKOUT = "/content/tinyml-course-kit"
+"""Where the first cell of a notebook clones the repository on Colab."""
 
-    TensorFlow and Keras are not named: Colab's preinstalled versions satisfy the kit's ranges, so
-    pip keeps them instead of downloading another TensorFlow.
+
+def colab_install_commands(url: str | None = None, checkout: str = COLAB_CHECKOUT) -> list[list[str]]:
+    """The commands a notebook's first cell runs on Colab: clone the kit, install it, add the TTS programs.
+
+    The clone brings the sketches and data cards along with the library. TensorFlow and Keras are not
+    named: Colab's preinstalled versions satisfy the kit's ranges, so pip keeps them.
     """
     url = url or repository_url()
-    return [[sys.executable, "-m", "pip", "install", "-q", f"tinymlkit[course] @ git+{url}"],
+    return [["git", "clone", "--depth", "1", url, checkout],
+            [sys.executable, "-m", "pip", "install", "-q", f"{checkout}[course]"],
             ["apt-get", "install", "-y", "-qq", "espeak-ng", "flite"]]
 
 

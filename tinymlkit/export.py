@@ -25,6 +25,7 @@ from .errors import KitError
 from .files import atomic_write_text
 from .runtime import measure_arena, read_model_bytes, tflm_available
 from .tflite_file import TfliteModel, read_tflite
+from .vision.int8_input import DEFAULT_NORMALIZATION, pixel_to_int8_table, render_pixel_table_c
 
 __all__ = [
     "GENERATED_FILES",
@@ -175,7 +176,8 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
         raise KitError(f"{source}: the model has {n_out} outputs but the config names {len(labels)} labels {labels}")
     in_shape = model.input.shape
     L: list[str] = [
-        _header_comment(source) + "#ifndef TINYMLKIT_MODEL_SETTINGS_H_\n#define TINYMLKIT_MODEL_SETTINGS_H_\n",
+        _header_comment(source) + "#ifndef TINYMLKIT_MODEL_SETTINGS_H_\n#define TINYMLKIT_MODEL_SETTINGS_H_\n\n"
+        "#include <stdint.h>\n",
         "// ---- The model file these settings were generated from",
         f"constexpr char kModelFile[] = {json.dumps(Path(source).name)};",
         f"constexpr int kModelBytes = {model.size};",
@@ -224,6 +226,10 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
               *_dataclass_constants(im, "Image"),
               f"constexpr int kPersonIndex = {labels.index('person') if 'person' in labels else len(labels) - 1};",
               f"constexpr int kDetectionThreshold = {config.detection_threshold};",
+              "",
+              "// ---- Pixel (0..255) to the model's int8 input: exact, from the model's scale and zero point",
+              render_pixel_table_c(pixel_to_int8_table(model.input.scales[0], model.input.zero_points[0],
+                                                       getattr(im, "normalization", DEFAULT_NORMALIZATION))),
               ""]
         if im.width * im.height * im.channels != _prod(in_shape[1:]):
             raise KitError(f"{source}: the model takes input {in_shape[1:]} but the config says "

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_confusion", "plot_waveform", "plot_features", "save_figure"]
+__all__ = ["plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "save_figure"]
 
 
 def _plt() -> Any:
@@ -107,3 +107,18 @@ def plot_features(feats: np.ndarray, title: str = "Features", stride_ms: int = 2
     ax.set_title(title)
     ax.figure.colorbar(im, ax=ax)
     return fig if fig is not None else ax.figure
+
+
+def plot_tradeoff(thresholds: Sequence[int], false_accepts_per_hour: Sequence[float], miss_rates: Sequence[float],
+                  title: str = "False accepts vs misses") -> Any:
+    """The product trade-off: false accepts per hour against miss rate, one point per threshold."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(false_accepts_per_hour, np.asarray(miss_rates) * 100, "o-")
+    for th, fa, mr in zip(thresholds, false_accepts_per_hour, miss_rates):
+        ax.annotate(str(th), (fa, mr * 100), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel("false accepts per hour")
+    ax.set_ylabel("keywords missed (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    return fig

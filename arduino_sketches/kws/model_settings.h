@@ -3,6 +3,8 @@
 #ifndef TINYMLKIT_MODEL_SETTINGS_H_
 #define TINYMLKIT_MODEL_SETTINGS_H_
 
+#include <stdint.h>
+
 // ---- The model file these settings were generated from
 constexpr char kModelFile[] = "model_int8.tflite";
 constexpr int kModelBytes = 19736;
@@ -63,7 +65,7 @@ constexpr int kRecognizerAverageWindowMs = 1000;
 constexpr int kRecognizerDetectionThreshold = 200;
 constexpr int kRecognizerSuppressionMs = 1500;
 constexpr int kRecognizerMinimumCount = 3;
-constexpr int kRecognizerInferenceEveryFrames = 1;
+constexpr int kRecognizerInferenceEveryFrames = 2;
 
 // ---- Tensor arena
 constexpr int kTensorArenaMeasured = 9808;  // TFLM on a 64-bit host

@@ -1,0 +1,200 @@
+// kws.ino: keyword spotting on the Arduino Nano 33 BLE Sense with the kit's exported model.
+//
+// 16 kHz PDM audio -> ring buffer -> TFLM micro frontend every 20 ms (settings from the generated
+// model_settings.h) -> int8 features (feature_quant.h, the model's own scale and zero point) ->
+// inference every kRecognizerInferenceEveryFrames frames -> command recognizer -> RGB LED and a line
+// on Serial. Nothing here is model-specific: run `tinymlkit export` and rebuild.
+#include <Chirale_TensorFlowLite.h>
+#include <PDM.h>
+
+#include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
+#include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+#include "feature_quant.h"
+#include "recognize_commands.h"
+
+#include "model_data.h"
+#include "model_ops.h"
+#include "model_settings.h"
+
+static_assert(kNumLabels <= KIT_RECOGNIZER_MAX_LABELS, "more labels than the recognizer holds");
+static_assert(kFeatureElementCount == kInputElementCount, "features and model input differ: re-export");
+
+namespace {
+
+// ---- Audio: the PDM callback writes, loop() reads. 8192 samples = 512 ms of slack.
+constexpr int kRingSamples = 8192;
+int16_t g_ring[kRingSamples];
+volatile uint32_t g_written = 0;  // samples written since start (wraps after 74 hours)
+uint32_t g_read = 0;
+int16_t g_pdm_chunk[512];
+
+void on_pdm_data() {
+  const int bytes = PDM.available();
+  const int n = PDM.read(g_pdm_chunk, bytes) / 2;
+  uint32_t w = g_written;
+  for (int i = 0; i < n; ++i) g_ring[(w + i) % kRingSamples] = g_pdm_chunk[i];
+  g_written = w + n;
+}
+
+// ---- Features: the last kFeatureCount frames, oldest first, already int8.
+FrontendState g_frontend;
+int8_t g_features[kFeatureCount][kFeatureSize];
+int g_new_frames = 0;
+int g_total_frames = 0;
+
+// ---- Model
+alignas(16) uint8_t tensor_arena[kTensorArenaSize];
+ModelOpResolver g_resolver;
+tflite::MicroInterpreter* g_interpreter = nullptr;
+TfLiteTensor* g_input = nullptr;
+TfLiteTensor* g_output = nullptr;
+KitRecognizer g_recognizer;
+
+void set_led(int label) {  // built-in RGB LED, active low: off, green for a keyword, blue for 'unknown'
+  digitalWrite(LEDR, HIGH);
+  digitalWrite(LEDG, HIGH);
+  digitalWrite(LEDB, HIGH);
+  if (label < 0 || label == kSilenceIndex) return;
+  if (label == kUnknownIndex) {
+    digitalWrite(LEDB, LOW);
+  } else if (label == 2) {
+    digitalWrite(LEDG, LOW);
+  } else if (label == 3) {
+    digitalWrite(LEDR, LOW);
+  } else {
+    digitalWrite(LEDR, LOW);
+    digitalWrite(LEDG, LOW);
+  }
+}
+
+void fail(const char* what) {  // red LED blinking fast: setup failed, the reason is on Serial
+  Serial.print("ERROR ");
+  Serial.println(what);
+  while (true) {
+    digitalWrite(LEDR, LOW);
+    delay(100);
+    digitalWrite(LEDR, HIGH);
+    delay(100);
+  }
+}
+
+bool start_frontend() {
+  FrontendConfig c;
+  FrontendFillConfigWithDefaults(&c);
+  c.window.size_ms = kAudioWindowSizeMs;
+  c.window.step_size_ms = kAudioWindowStrideMs;
+  c.filterbank.num_channels = kAudioFeatureBins;
+  c.filterbank.lower_band_limit = kAudioLowerBandLimit;
+  c.filterbank.upper_band_limit = kAudioUpperBandLimit;
+  c.noise_reduction.smoothing_bits = kAudioSmoothingBits;
+  c.noise_reduction.even_smoothing = kAudioEvenSmoothing;
+  c.noise_reduction.odd_smoothing = kAudioOddSmoothing;
+  c.noise_reduction.min_signal_remaining = kAudioMinSignalRemaining;
+  c.pcan_gain_control.enable_pcan = kAudioEnablePcan;
+  c.pcan_gain_control.strength = kAudioPcanStrength;
+  c.pcan_gain_control.offset = kAudioPcanOffset;
+  c.pcan_gain_control.gain_bits = kAudioGainBits;
+  c.log_scale.enable_log = kAudioEnableLog;
+  c.log_scale.scale_shift = kAudioScaleShift;
+  return FrontendPopulateState(&c, &g_frontend, kAudioSampleRate) != 0;
+}
+
+// Feeds new audio to the frontend; each finished frame is shifted in as int8.
+void process_audio() {
+  while (g_read != g_written) {
+    const uint32_t w = g_written;
+    uint32_t n = w - g_read;
+    const uint32_t pos = g_read % kRingSamples;
+    if (pos + n > kRingSamples) n = kRingSamples - pos;  // up to the end of the ring, the rest next time
+    if (w - g_read > kRingSamples) {  // fell behind by a whole ring: restart from the newest audio
+      Serial.println("WARN audio overrun: inference is slower than the audio; raise inference_every_frames");
+      g_read = w;
+      continue;
+    }
+    size_t used = 0;
+    FrontendOutput out = FrontendProcessSamples(&g_frontend, &g_ring[pos], n, &used);
+    g_read += used;
+    if (out.size == (size_t)kFeatureSize) {
+      memmove(&g_features[0][0], &g_features[1][0], (kFeatureCount - 1) * kFeatureSize);
+      kit_features_to_int8(out.values, kFeatureSize, kAudioFeatureScaleNumerator, kAudioFeatureScaleDenominator,
+                           kInputScale, kInputZeroPoint, g_features[kFeatureCount - 1]);
+      g_new_frames++;
+      g_total_frames++;
+    }
+    if (used == 0) break;
+  }
+}
+
+}  // namespace
+
+void setup() {
+  Serial.begin(115200);
+  pinMode(LEDR, OUTPUT);
+  pinMode(LEDG, OUTPUT);
+  pinMode(LEDB, OUTPUT);
+  set_led(-1);
+  const uint32_t t0 = millis();
+  while (!Serial && millis() - t0 < 3000) {
+  }
+
+  const tflite::Model* model = tflite::GetModel(g_model);
+  if (model->version() != TFLITE_SCHEMA_VERSION) fail("model schema version differs from the library's");
+  if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
+  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
+  g_interpreter = &interpreter;
+  if (g_interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors: the arena is too small; re-export");
+  g_input = g_interpreter->input(0);
+  g_output = g_interpreter->output(0);
+  if (g_input->bytes != (size_t)kInputElementCount || g_input->type != kTfLiteInt8) {
+    fail("input tensor is not the exported shape/type: re-export");
+  }
+  if (!start_frontend()) fail("micro frontend: out of memory");
+  memset(g_features, kInputZeroPoint, sizeof g_features);
+
+  KitRecognizerSettings rs = {kRecognizerAverageWindowMs, kRecognizerDetectionThreshold, kRecognizerSuppressionMs,
+                              kRecognizerMinimumCount};
+  const uint32_t ignore = (1u << kSilenceIndex) | (1u << kUnknownIndex);
+  if (kit_recognizer_init(&g_recognizer, &rs, kNumLabels, ignore) != KIT_RECOGNIZER_OK) fail("recognizer settings");
+
+  PDM.onReceive(on_pdm_data);
+  PDM.setBufferSize(sizeof g_pdm_chunk);
+  if (!PDM.begin(1, kAudioSampleRate)) fail("PDM microphone did not start");
+  Serial.print("kws ready: ");
+  for (int i = 0; i < kNumLabels; ++i) {
+    Serial.print(kLabels[i]);
+    Serial.print(i + 1 < kNumLabels ? "," : "\n");
+  }
+}
+
+void loop() {
+  process_audio();
+  if (g_total_frames < kFeatureCount || g_new_frames < kRecognizerInferenceEveryFrames) return;
+  g_new_frames = 0;
+  memcpy(g_input->data.int8, g_features, kFeatureElementCount);
+  const uint32_t t_start = micros();
+  if (g_interpreter->Invoke() != kTfLiteOk) {
+    Serial.println("ERROR Invoke failed");
+    return;
+  }
+  const uint32_t latency_us = micros() - t_start;
+  KitDecision d;
+  kit_recognizer_process_int8(&g_recognizer, millis(), g_output->data.int8, &d);
+  if (d.is_new) {
+    set_led(d.top_index);
+    // One line per command: "heard <label> score <0..255> at <ms> ms (inference <us> us)"
+    Serial.print("heard ");
+    Serial.print(kLabels[d.top_index]);
+    Serial.print(" score ");
+    Serial.print(d.top_score);
+    Serial.print(" at ");
+    Serial.print(d.time_ms);
+    Serial.print(" ms (inference ");
+    Serial.print(latency_us);
+    Serial.println(" us)");
+  } else if (d.top_index == kSilenceIndex) {
+    set_led(-1);
+  }
+}

@@ -1,0 +1,103 @@
+// person_detection.ino: is there a person in front of the camera? The kit's exported vision model on
+// the Nano 33 BLE Sense, with the OV7675 (TinyML kit shield) or an Arducam Mini 2MP Plus (camera_config.h).
+//
+// Frame -> centre crop + integer bilinear resize + gray/RGB (image_convert.h, bit for bit as
+// tinymlkit.vision.preprocess.prepare_frame) -> int8 through the generated kPixelToInt8 table ->
+// inference -> person score on the LED and Serial. Run `tinymlkit export` first: the model files are
+// generated (see README.md).
+#include <Chirale_TensorFlowLite.h>
+
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+#include "camera.h"
+#include "image_convert.h"
+
+#include "model_data.h"
+#include "model_ops.h"
+#include "model_settings.h"
+
+static_assert(kImageWidth * kImageHeight * kImageChannels == kInputElementCount, "image settings differ: re-export");
+
+namespace {
+uint8_t g_frame[kFrameBytes];
+uint8_t g_pixels[kImageWidth * kImageHeight * kImageChannels];
+alignas(16) uint8_t tensor_arena[kTensorArenaSize];
+ModelOpResolver g_resolver;
+tflite::MicroInterpreter* g_interpreter = nullptr;
+TfLiteTensor* g_input = nullptr;
+TfLiteTensor* g_output = nullptr;
+
+void fail(const char* what) {  // red LED blinking fast: setup failed, the reason is on Serial
+  Serial.print("ERROR ");
+  Serial.println(what);
+  while (true) {
+    digitalWrite(LEDR, LOW);
+    delay(100);
+    digitalWrite(LEDR, HIGH);
+    delay(100);
+  }
+}
+
+void show(bool person) {  // green: person, red: no person (active-low LED)
+  digitalWrite(LEDG, person ? LOW : HIGH);
+  digitalWrite(LEDR, person ? HIGH : LOW);
+  digitalWrite(LEDB, HIGH);
+}
+}  // namespace
+
+void setup() {
+  Serial.begin(115200);
+  pinMode(LEDR, OUTPUT);
+  pinMode(LEDG, OUTPUT);
+  pinMode(LEDB, OUTPUT);
+  digitalWrite(LEDR, HIGH);
+  digitalWrite(LEDG, HIGH);
+  digitalWrite(LEDB, HIGH);
+  const uint32_t t0 = millis();
+  while (!Serial && millis() - t0 < 3000) {
+  }
+  const tflite::Model* model = tflite::GetModel(g_model);
+  if (model->version() != TFLITE_SCHEMA_VERSION) fail("model schema version differs from the library's");
+  if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
+  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
+  g_interpreter = &interpreter;
+  if (g_interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors: the arena is too small; re-export");
+  g_input = g_interpreter->input(0);
+  g_output = g_interpreter->output(0);
+  if (g_input->bytes != (size_t)kInputElementCount || g_input->type != kTfLiteInt8) {
+    fail("input tensor is not the exported shape/type: re-export");
+  }
+  if (!camera_begin()) fail("camera not detected (see README: camera not detected)");
+  Serial.println("person_detection ready");
+}
+
+void loop() {
+  const uint32_t t_frame = millis();
+  if (!camera_read(g_frame)) {
+    Serial.println("WARN camera: no frame");
+    return;
+  }
+  kit_prepare_frame(g_frame, kFrameWidth, kFrameHeight, kFrameFormat, kImageChannels, g_pixels, kImageWidth,
+                    kImageHeight);
+  kit_pixels_to_int8(g_pixels, sizeof g_pixels, kPixelToInt8, g_input->data.int8);
+  const uint32_t t_start = micros();
+  if (g_interpreter->Invoke() != kTfLiteOk) {
+    Serial.println("ERROR Invoke failed");
+    return;
+  }
+  const uint32_t latency_us = micros() - t_start;
+  const int score = (int)g_output->data.int8[kPersonIndex] - kOutputZeroPoint;  // 0..255 for a softmax output
+  const bool person = score >= kDetectionThreshold;
+  show(person);
+  // One line per frame: "person <0|1> score <0..255> (inference <us> us, frame <ms> ms)"
+  Serial.print("person ");
+  Serial.print(person ? 1 : 0);
+  Serial.print(" score ");
+  Serial.print(score);
+  Serial.print(" (inference ");
+  Serial.print(latency_us);
+  Serial.print(" us, frame ");
+  Serial.print(millis() - t_frame);
+  Serial.println(" ms)");
+}

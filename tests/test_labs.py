@@ -1,0 +1,244 @@
+"""The graded labs, end to end with nbgrader's own commands, in a temporary copy of the course directory.
+
+One round trip (module fixture): generate the student release, validate the source notebooks and the
+release, autograde three kinds of submission (made from the solutions, the untouched release, and a
+broken one with an exception, an endless loop, a deleted and an edited test cell), generate feedback and
+export the grades to CSV. The tests then look at what each step produced.
+"""
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = ROOT / "labs"
+LAB_IDS = sorted(p.name for p in (LABS / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
+LIGHT_LAB = "lab1_audio_features"  # no TensorFlow: the broken submissions are made on it
+LOOP_TIMEOUT = 30  # seconds per cell for the broken submission (the course config says 120)
+
+pytestmark = pytest.mark.slow
+
+
+def _nbgrader(course: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+                          env=env or _env(), timeout=1500)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return proc
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env.pop("NBGRADER_EXECUTION", None)
+    return env
+
+
+def _nb(path: Path) -> Any:
+    return nbformat.read(path, as_version=4)
+
+
+def _meta(cell: Any) -> dict[str, Any]:
+    return cell.metadata.get("nbgrader", {})
+
+
+def _solved_from(release: Any, source: Any) -> Any:
+    """A submission: the release with every answer cell filled in from the instructor's solution."""
+    nb = copy.deepcopy(release)
+    answers = {_meta(c)["grade_id"]: c.source for c in source.cells if _meta(c).get("solution")}
+    for c in nb.cells:
+        if _meta(c).get("solution"):
+            c.source = "\n".join(line for line in answers[_meta(c)["grade_id"]].splitlines()
+                                 if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return nb
+
+
+def _cell(nb: Any, grade_id: str) -> Any:
+    return next(c for c in nb.cells if _meta(c).get("grade_id") == grade_id)
+
+
+def _broken_from(solved: Any) -> Any:
+    """Lab 1 submission that does everything a grader must survive."""
+    nb = copy.deepcopy(solved)
+    # 1. An exception: power_spectrogram raises.
+    _cell(nb, "power_spectrogram").source = (
+        "def power_spectrogram(x, n_fft, hop_length):\n    raise RuntimeError('student bug')")
+    # 2. An endless loop in the last answer cell: the timeout must stop it; its test scores 0.
+    _cell(nb, "log_mel").source = "while True:\n    pass"
+    # 3. A deleted test cell (the answer above it is right): autograde must put it back and give the points.
+    nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != "test_frame_signal"]
+    # 4. A wrong answer whose test cell was edited to pass: the original test must be restored (0 points).
+    _cell(nb, "hann_window").source = "def hann_window(n):\n    return np.hanning(n)"
+    _cell(nb, "test_hann_window").source = "print('all tests passed')"
+    return nb
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run the whole instructor workflow once in a temporary course directory; return what it made."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(LABS / "nbgrader_config.py", course)
+    shutil.copytree(LABS / "source", course / "source")
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    _nbgrader(course, "generate_assignment", "*", "--create", "--force")
+    times["generate_assignment"] = time.perf_counter() - t0
+
+    for lab in LAB_IDS:
+        release = _nb(course / "release" / lab / f"{lab}.ipynb")
+        source = _nb(course / "source" / lab / f"{lab}.ipynb")
+        solved = _solved_from(release, source)
+        subs = {"solved": solved, "untouched": release}
+        if lab == LIGHT_LAB:
+            subs["broken"] = _broken_from(solved)
+        for student, nb in subs.items():
+            d = course / "submitted" / student / lab
+            d.mkdir(parents=True)
+            nbformat.write(nb, d / f"{lab}.ipynb")
+
+    # The two validations touch no gradebook: run them beside the main autograde (2 cores).
+    t0 = time.perf_counter()
+    src = [str(course / "source" / lab / f"{lab}.ipynb") for lab in LAB_IDS]
+    rel = [str(course / "release" / lab / f"{lab}.ipynb") for lab in LAB_IDS]
+    validations = {
+        "source": subprocess.Popen([sys.executable, "-m", "nbgrader", "validate", *src], cwd=course,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
+        "release": subprocess.Popen([sys.executable, "-m", "nbgrader", "validate", "--invert", *rel], cwd=course,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
+    }
+    t1 = time.perf_counter()
+    _nbgrader(course, "autograde", "*", "--create", "--CourseDirectory.student_id_exclude=broken")
+    times["autograde solved + untouched, all labs"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    broken = _nbgrader(course, "autograde", LIGHT_LAB, "--student=broken", "--create",
+                       f"--Execute.timeout={LOOP_TIMEOUT}")
+    times["autograde broken lab 1"] = time.perf_counter() - t1
+    outputs = {k: p.communicate(timeout=1500)[0] for k, p in validations.items()}
+    times["validate + autograde (parallel)"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _nbgrader(course, "generate_feedback", "*")
+    _nbgrader(course, "export", "--to", "grades.csv")
+    times["feedback + export"] = time.perf_counter() - t0
+    print("\nlabs round trip (s):", json.dumps({k: round(v, 1) for k, v in times.items()}))
+    return {"dir": course, "validate": outputs, "broken_log": broken.stdout + broken.stderr, "times": times}
+
+
+def _scores(course: Path, lab: str, student: str) -> tuple[dict[str, float], float, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission_notebook(lab, lab, student)
+        cells = {g.name: g.score for g in sub.grades}
+        return cells, sub.score, sub.max_score
+
+
+def test_release_equals_committed_release(course: dict[str, Any]) -> None:
+    """labs/release/ (what the Colab badges open) is exactly what generate_assignment makes from the source."""
+    for lab in LAB_IDS:
+        fresh = json.loads((course["dir"] / "release" / lab / f"{lab}.ipynb").read_text())
+        committed_path = LABS / "release" / lab / f"{lab}.ipynb"
+        assert committed_path.is_file(), f"{committed_path} is missing: run `make release` in labs/"
+        assert json.loads(committed_path.read_text()) == fresh, (
+            f"{committed_path} differs from a fresh `nbgrader generate_assignment {lab}`: run `make release` in labs/")
+    committed = sorted(p.name for p in (LABS / "release").iterdir() if p.is_dir())
+    assert committed == LAB_IDS
+
+
+def test_release_has_no_solution_and_no_hidden_test(course: dict[str, Any]) -> None:
+    """Nothing of a solution region or a hidden test survives in any cell or in the metadata."""
+    assert len(LAB_IDS) >= 4
+    for lab in LAB_IDS:
+        source = _nb(course["dir"] / "source" / lab / f"{lab}.ipynb")
+        text = (course["dir"] / "release" / lab / f"{lab}.ipynb").read_text()
+        release = _nb(course["dir"] / "release" / lab / f"{lab}.ipynb")
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in text, f"{lab}: release contains {marker!r}"
+        secret_lines = set()
+        for c in source.cells:
+            inside = False
+            for line in c.source.splitlines():
+                if re.search(r"### (BEGIN|END) (SOLUTION|HIDDEN TESTS)", line):
+                    inside = "BEGIN" in line
+                    continue
+                if inside and len(line.strip()) > 25:  # long enough to be specific to the secret part
+                    secret_lines.add(line.strip())
+        assert secret_lines, f"{lab}: no solution or hidden-test lines found in the source"
+        for c in release.cells:
+            blob = c.source + json.dumps(c.metadata) + json.dumps(c.get("outputs", []))
+            leaked = [s for s in secret_lines if s in blob]
+            assert not leaked, f"{lab}: release cell {_meta(c).get('grade_id')} leaks {leaked[:3]}"
+            assert not c.get("outputs"), f"{lab}: release cell {_meta(c).get('grade_id')} has outputs"
+        graded = [c for c in release.cells if _meta(c).get("grade")]
+        answers = [c for c in release.cells if _meta(c).get("solution")]
+        assert graded and answers, f"{lab}: no graded or answer cells in the release"
+        assert all("raise NotImplementedError()" in c.source for c in answers)
+
+
+def test_source_notebooks_pass_validate(course: dict[str, Any]) -> None:
+    """`nbgrader validate` passes every source notebook (solutions in place)."""
+    out = course["validate"]["source"]
+    assert out.count("Success! Your notebook passes all the tests.") == len(LAB_IDS), out[-4000:]
+
+
+def test_release_fails_validate_in_every_graded_cell(course: dict[str, Any]) -> None:
+    """`nbgrader validate --invert` on the release: every graded cell fails until the student answers."""
+    out = course["validate"]["release"]
+    assert out.count("Success! The notebook does not pass any tests.") == len(LAB_IDS), out[-4000:]
+
+
+def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
+    """A submission made from the solutions scores every point of every lab."""
+    for lab in LAB_IDS:
+        cells, score, max_score = _scores(course["dir"], lab, "solved")
+        assert max_score >= 10
+        assert score == max_score, f"{lab}: solutions scored {score}/{max_score}: {cells}"
+
+
+def test_untouched_release_gets_zero(course: dict[str, Any]) -> None:
+    """The release as handed out scores 0, and autograde finished it (every graded cell has a score)."""
+    for lab in LAB_IDS:
+        cells, score, max_score = _scores(course["dir"], lab, "untouched")
+        assert score == 0 and max_score > 0, f"{lab}: untouched release scored {score}: {cells}"
+        assert all(v == 0 for v in cells.values()) and cells
+
+
+def test_broken_submission_is_graded(course: dict[str, Any]) -> None:
+    """Exception, endless loop, deleted and edited test cells: graded, not crashed, tests restored."""
+    cells, score, _ = _scores(course["dir"], LIGHT_LAB, "broken")
+    assert cells["test_frame_signal"] == 2, "the deleted test cell should be restored and pass (right answer)"
+    assert cells["test_hann_window"] == 0, "the edited test cell should be restored and fail (wrong answer)"
+    assert cells["test_power_spectrogram"] == 0, "an answer that raises scores 0"
+    assert cells["test_log_mel"] == 0, "the endless loop is stopped and its test scores 0"
+    assert cells["test_mel_scale"] == 1 and cells["test_mel_filterbank"] == 2
+    assert score == 5
+    graded = _nb(course["dir"] / "autograded" / "broken" / LIGHT_LAB / f"{LIGHT_LAB}.ipynb")
+    assert "CellTimeoutError" in json.dumps([c.get("outputs", []) for c in graded.cells]), "no timeout recorded"
+    restored = _cell(graded, "test_hann_window").source
+    assert "hann_window(4)" in restored and "scipy.signal" in restored, "the edited test (hidden part included) was not restored"
+    assert "was missing from the submission" in _cell(graded, "test_frame_signal").source
+    feedback = course["dir"] / "feedback" / "broken" / LIGHT_LAB / f"{LIGHT_LAB}.html"
+    assert feedback.is_file() and "student bug" in feedback.read_text()
+
+
+def test_export_csv(course: dict[str, Any]) -> None:
+    """`nbgrader export` writes one row per student and lab with the scores the gradebook holds."""
+    with open(course["dir"] / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {(r["assignment"], r["student_id"]): (float(r["score"]), float(r["max_score"])) for r in rows}
+    for lab in LAB_IDS:
+        _, score, max_score = _scores(course["dir"], lab, "solved")
+        assert got[(lab, "solved")] == (score, max_score)
+        assert got[(lab, "untouched")] == (0.0, max_score)
+    assert got[(LIGHT_LAB, "broken")][0] == 5.0
