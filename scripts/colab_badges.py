@@ -49,6 +49,8 @@ def badge(url: str, path: Path) -> str:
     """Markdown of the Open-in-Colab badge for one notebook."""
     gh = url.removeprefix("https://github.com/")
     rel = path.relative_to(ROOT).as_posix()
+    if rel.startswith("labs/source/"):  # students open the committed release, which nbgrader makes from the source
+        rel = "labs/release/" + rel.removeprefix("labs/source/")
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"(https://colab.research.google.com/github/{gh}/blob/main/{rel})")
 

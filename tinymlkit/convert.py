@@ -19,10 +19,20 @@ def _quiet_converter() -> Iterator[None]:
 
     from .runtime import capture_stderr_fd
 
-    with capture_stderr_fd() as log, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        # Always printed for int8 inputs; the input's range comes from the representative data instead.
-        warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        yield
+    import tensorflow as tf
+
+    # TensorFlow's Python logger writes "INFO:tensorflow:Assets written to ..." on stderr, which in a
+    # notebook looks like an error and makes nbgrader score the cell 0.
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        with capture_stderr_fd() as log, contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            # Always printed for int8 inputs; the input's range comes from the representative data instead.
+            warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+            yield
+    finally:
+        logger.setLevel(level)
     log.unlink(missing_ok=True)
 
 
