@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV=${TINYMLKIT_VENV:-.venv}
 # Two workers (the machine's two cores); a file's tests stay on one worker so module fixtures are shared.
-exec "$VENV/bin/python" -m pytest -n "${TINYMLKIT_TEST_WORKERS:-2}" --dist loadfile "$@"
+exec "$VENV/bin/python" -m pytest -n "${TINYMLKIT_TEST_WORKERS:-2}" --dist loadfile -p no:benchmark "$@"

@@ -1,9 +1,10 @@
 """The graded labs, end to end with nbgrader's own commands, in a temporary copy of the course directory.
 
 One round trip (module fixture): generate the student release, validate the source notebooks and the
-release, autograde three kinds of submission (made from the solutions, the untouched release, and a
-broken one with an exception, an endless loop, a deleted and an edited test cell), generate feedback and
-export the grades to CSV. The tests then look at what each step produced.
+release (the labs that train are left to autograde there), autograde four kinds of submission (made from the
+solutions, the untouched release, a broken one with an exception, an endless loop, a deleted and an edited
+test cell, and a noisy one whose graded cells write TensorFlow's log lines and other text to stderr),
+generate feedback and export the grades to CSV. The tests then look at what each step produced.
 """
 from __future__ import annotations
 
@@ -26,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "labs"
 LAB_IDS = sorted(p.name for p in (LABS / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
 LIGHT_LAB = "lab1_audio_features"  # no TensorFlow: the broken submissions are made on it
+NOISY_LAB = "lab4_quantization"  # the lightest lab with TensorFlow: the stderr submissions are made on it
+# Labs that train in their setup cells: the untouched release is checked by autograde alone (every graded cell
+# scores 0), which proves what `validate --invert` would, without training a third time.
+TRAINING_LABS = ("lab2_train_kws", "lab6_vww_transfer")
 LOOP_TIMEOUT = 30  # seconds per cell for the broken submission (the course config says 120)
 
 pytestmark = pytest.mark.slow
@@ -85,6 +90,35 @@ def _broken_from(solved: Any) -> Any:
     return nb
 
 
+def _noisy_from(solved: Any) -> Any:
+    """Lab 4 submission with right answers whose graded cells write to stderr.
+
+    test_choose_quant_params: the answer turns TensorFlow's logging back on and makes TensorFlow itself log
+    ("INFO:tensorflow:Assets written to ...") when the test calls it; IgnorePattern must keep the 3 points.
+    test_quantize: the answer writes its own debug line to stderr; nbgrader scores that cell 0 (4 points).
+    """
+    nb = copy.deepcopy(solved)
+    c = _cell(nb, "choose_quant_params")
+    c.source += (
+        "\n\n_choose_quant_params = choose_quant_params\n\n"
+        "def choose_quant_params(rmin, rmax):\n"
+        "    import tempfile\n"
+        "    import tensorflow as tf\n"
+        "    tf.get_logger().setLevel('INFO')  # logging back on, then something TensorFlow logs about\n"
+        "    module = tf.Module()\n"
+        "    module.v = tf.Variable(1.0)\n"
+        "    tf.saved_model.save(module, tempfile.mkdtemp())\n"
+        "    return _choose_quant_params(rmin, rmax)\n")
+    c = _cell(nb, "quantize")
+    c.source += (
+        "\n\n_quantize = quantize\n\n"
+        "def quantize(x, scale, zero_point):\n"
+        "    import sys\n"
+        "    print(f'debug: quantizing {np.size(x)} values', file=sys.stderr)\n"
+        "    return _quantize(x, scale, zero_point)\n")
+    return nb
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the whole instructor workflow once in a temporary course directory; return what it made."""
@@ -103,6 +137,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         subs = {"solved": solved, "untouched": release}
         if lab == LIGHT_LAB:
             subs["broken"] = _broken_from(solved)
+        if lab == NOISY_LAB:
+            subs["noisy"] = _noisy_from(solved)
+            # The same notebook graded without IgnorePattern: shows the TensorFlow lines really reached stderr.
+            subs["noisy_raw"] = subs["noisy"]
         for student, nb in subs.items():
             d = course / "submitted" / student / lab
             d.mkdir(parents=True)
@@ -111,7 +149,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # The two validations touch no gradebook: run them beside the main autograde (2 cores).
     t0 = time.perf_counter()
     src = [str(course / "source" / lab / f"{lab}.ipynb") for lab in LAB_IDS]
-    rel = [str(course / "release" / lab / f"{lab}.ipynb") for lab in LAB_IDS]
+    rel = [str(course / "release" / lab / f"{lab}.ipynb") for lab in LAB_IDS if lab not in TRAINING_LABS]
     validations = {
         "source": subprocess.Popen([sys.executable, "-m", "nbgrader", "validate", *src], cwd=course,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
@@ -119,8 +157,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
     }
     t1 = time.perf_counter()
-    _nbgrader(course, "autograde", "*", "--create", "--CourseDirectory.student_id_exclude=broken")
-    times["autograde solved + untouched, all labs"] = time.perf_counter() - t1
+    _nbgrader(course, "autograde", "*", "--create", "--CourseDirectory.student_id_exclude=broken,noisy_raw")
+    times["autograde solved + untouched (all labs) + noisy lab 4"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    _nbgrader(course, "autograde", NOISY_LAB, "--student=noisy_raw", "--create", "--IgnorePattern.enabled=False")
+    times["autograde noisy lab 4 without IgnorePattern"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     broken = _nbgrader(course, "autograde", LIGHT_LAB, "--student=broken", "--create",
                        f"--Execute.timeout={LOOP_TIMEOUT}")
@@ -159,7 +200,7 @@ def test_release_equals_committed_release(course: dict[str, Any]) -> None:
 
 def test_release_has_no_solution_and_no_hidden_test(course: dict[str, Any]) -> None:
     """Nothing of a solution region or a hidden test survives in any cell or in the metadata."""
-    assert len(LAB_IDS) >= 4
+    assert len(LAB_IDS) >= 6
     for lab in LAB_IDS:
         source = _nb(course["dir"] / "source" / lab / f"{lab}.ipynb")
         text = (course["dir"] / "release" / lab / f"{lab}.ipynb").read_text()
@@ -196,7 +237,9 @@ def test_source_notebooks_pass_validate(course: dict[str, Any]) -> None:
 def test_release_fails_validate_in_every_graded_cell(course: dict[str, Any]) -> None:
     """`nbgrader validate --invert` on the release: every graded cell fails until the student answers."""
     out = course["validate"]["release"]
-    assert out.count("Success! The notebook does not pass any tests.") == len(LAB_IDS), out[-4000:]
+    light = [lab for lab in LAB_IDS if lab not in TRAINING_LABS]
+    assert out.count("Success! The notebook does not pass any tests.") == len(light), out[-4000:]
+    assert set(TRAINING_LABS) <= set(LAB_IDS), "the training labs are checked by test_untouched_release_gets_zero"
 
 
 def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
@@ -233,6 +276,23 @@ def test_broken_submission_is_graded(course: dict[str, Any]) -> None:
     assert feedback.is_file() and "student bug" in feedback.read_text()
 
 
+def test_tensorflow_log_lines_do_not_cost_points(course: dict[str, Any]) -> None:
+    """TensorFlow's own log lines on stderr in a graded cell: full marks (IgnorePattern); other stderr: 0."""
+    cells, score, max_score = _scores(course["dir"], NOISY_LAB, "noisy")
+    assert cells["test_choose_quant_params"] == 3, f"TensorFlow's log lines cost the right answer its points: {cells}"
+    assert cells["test_model_input"] == 3, cells
+    assert cells["test_quantize"] == 0, f"a cell writing the student's own text to stderr should score 0: {cells}"
+    assert score == max_score - 4
+    # The control: without IgnorePattern the same submission loses the TensorFlow cell too, so the log lines
+    # really were on stderr (and the test above can fail).
+    raw, _, _ = _scores(course["dir"], NOISY_LAB, "noisy_raw")
+    assert raw["test_choose_quant_params"] == 0 and raw["test_quantize"] == 0, raw
+    graded = _nb(course["dir"] / "autograded" / "noisy_raw" / NOISY_LAB / f"{NOISY_LAB}.ipynb")
+    err = "".join(o.get("text", "") for o in _cell(graded, "test_choose_quant_params").outputs
+                  if o.get("name") == "stderr")
+    assert "INFO:tensorflow:Assets written to" in err, err[-2000:]
+
+
 def test_export_csv(course: dict[str, Any]) -> None:
     """`nbgrader export` writes one row per student and lab with the scores the gradebook holds."""
     with open(course["dir"] / "grades.csv", newline="") as f:
@@ -243,3 +303,4 @@ def test_export_csv(course: dict[str, Any]) -> None:
         assert got[(lab, "solved")] == (score, max_score)
         assert got[(lab, "untouched")] == (0.0, max_score)
     assert got[(LIGHT_LAB, "broken")][0] == 5.0
+    assert {"lab2_train_kws", "lab6_vww_transfer"} <= {a for a, _ in got}

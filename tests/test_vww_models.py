@@ -143,6 +143,10 @@ def test_imagenet_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
         monkeypatch.setenv(var, "http://127.0.0.1:9")
     for var in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(var, raising=False)
+    # urlopen keeps a global opener made with the proxies of its first use: start and end without one.
+    import urllib.request
+
+    monkeypatch.setattr(urllib.request, "_opener", None)
     base = mobilenet_v1_base((96, 96, 1), 0.25)
     with pytest.raises(WeightsError) as e:
         imagenet_base_weights(base, 0.25)

@@ -89,7 +89,8 @@ def _fetch_into(remote: RemoteFile, part: Path, progress: bool, timeout: float) 
     if remote.size is not None and have == remote.size:
         return
     req = urllib.request.Request(remote.url, headers={"Range": f"bytes={have}-"} if have else {})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
+    # A fresh opener reads the proxy settings now; urlopen's global one keeps those of its first use.
+    with urllib.request.build_opener().open(req, timeout=timeout) as resp:
         if have and resp.status != 206:  # the server ignored the Range: start over
             have = 0
         total = remote.size

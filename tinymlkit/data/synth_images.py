@@ -6,9 +6,9 @@ Two tasks, both drawn with Pillow from a seed (the same seed gives the same pixe
   place and colours) on a cluttered indoor-like background, against the same backgrounds with
   look-alike clutter only (balls, lamps on poles, tables, boxes). It exists to run every step of the
   pipeline; a model trained on it does not detect real people (see ``datasets/vww/README.md``).
-- ``shapes`` (circle, rectangle, triangle, cross): a different task with the same kind of
-  pictures, for the transfer-learning lesson: pre-train a base on it, then start the person task
-  from that base and measure the epochs saved.
+- ``shapes`` (circle, bar, triangle, cross): a different task with the same kind of
+  pictures, for the transfer-learning lesson: pre-train a base on one task, learn a small set of the
+  other from that base, and measure the epochs saved.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ __all__ = [
 PERSON_LABELS = ("non_person", "person")
 """Labels of the synthetic person task, in model output order."""
 
-SHAPE_LABELS = ("circle", "rectangle", "triangle", "cross")
+SHAPE_LABELS = ("circle", "bar", "triangle", "cross")
 """Labels of the synthetic pre-training task."""
 
 _SUPER = 2  # draw at twice the size, then shrink: smooth edges like a camera's
@@ -41,6 +41,26 @@ _SUPER = 2  # draw at twice the size, then shrink: smooth edges like a camera's
 
 def _color(rng: np.random.Generator, lo: int = 0, hi: int = 256) -> tuple[int, int, int]:
     return tuple(int(v) for v in rng.integers(lo, hi, 3))  # type: ignore[return-value]
+
+
+def _luma(c: tuple[int, int, int]) -> float:
+    return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]
+
+
+def _contrasting(rng: np.random.Generator, im: Image.Image, box: tuple[float, float, float, float],
+                 min_diff: float = 60.0) -> tuple[int, int, int]:
+    """A colour whose brightness differs from the scene under ``box``: random colours often vanish in gray."""
+    x0, y0, x1, y1 = (int(min(max(v, 0), im.width - 1)) for v in box)
+    patch = np.asarray(im.crop((x0, y0, max(x1, x0 + 1), max(y1, y0 + 1))), dtype=np.float32).reshape(-1, 3)
+    bg = float(_luma(tuple(patch.mean(axis=0))))  # type: ignore[arg-type]
+    c = _color(rng)
+    for _ in range(30):
+        if abs(_luma(c) - bg) >= min_diff:
+            break
+        c = _color(rng)
+    else:  # rare: fall back to the darkest or brightest end
+        c = (15, 15, 15) if bg > 128 else (240, 240, 240)
+    return c
 
 
 def _background(rng: np.random.Generator, s: int) -> Image.Image:
@@ -84,7 +104,7 @@ def _clutter(d: ImageDraw.ImageDraw, rng: np.random.Generator, s: int, n: int) -
             d.line([cx, cy, int(cx + L * math.cos(a)), int(cy + L * math.sin(a))], fill=col, width=max(2, r // 3))
 
 
-def _figure(d: ImageDraw.ImageDraw, rng: np.random.Generator, s: int) -> None:
+def _figure(im: Image.Image, rng: np.random.Generator, s: int) -> None:
     """A standing person: head, torso, two arms and two legs in a random pose."""
     h = rng.uniform(0.35, 0.95) * s  # body height
     cx = rng.uniform(0.15, 0.85) * s
@@ -94,7 +114,9 @@ def _figure(d: ImageDraw.ImageDraw, rng: np.random.Generator, s: int) -> None:
     neck = top + 2 * head_r
     hip = top + 0.55 * h
     tw = 0.13 * h
-    skin, shirt, trousers = _color(rng, 60, 250), _color(rng), _color(rng)
+    d = ImageDraw.Draw(im)
+    box = (cx - 0.3 * h, top, cx + 0.3 * h, feet)
+    skin, shirt, trousers = _contrasting(rng, im, box), _contrasting(rng, im, box), _contrasting(rng, im, box)
     limb = max(2, int(0.06 * h))
     for side in (-1, 1):  # legs
         fx = cx + side * rng.uniform(0.02, 0.18) * h
@@ -109,15 +131,17 @@ def _figure(d: ImageDraw.ImageDraw, rng: np.random.Generator, s: int) -> None:
     d.ellipse([int(cx - head_r), int(top), int(cx + head_r), int(top + 2 * head_r)], fill=skin)
 
 
-def _shape(d: ImageDraw.ImageDraw, rng: np.random.Generator, s: int, kind: int) -> None:
+def _shape(im: Image.Image, rng: np.random.Generator, s: int, kind: int) -> None:
     r = rng.uniform(0.18, 0.4) * s
     cx, cy = rng.uniform(r, s - r), rng.uniform(r, s - r)
-    col = _color(rng)
+    col = _contrasting(rng, im, (cx - r, cy - r, cx + r, cy + r))
+    d = ImageDraw.Draw(im)
     if kind == 0:
         d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=col)
-    elif kind == 1:
-        ar = rng.uniform(0.5, 1.0)
-        d.rectangle([cx - r, cy - r * ar, cx + r, cy + r * ar], fill=col)
+    elif kind == 1:  # a thick bar at any angle (no rectangle class: the backgrounds are full of them)
+        a = rng.uniform(0, math.pi)
+        dx, dy = r * math.cos(a), r * math.sin(a)
+        d.line([cx - dx, cy - dy, cx + dx, cy + dy], fill=col, width=max(3, int(r * 0.35)))
     elif kind == 2:
         a0 = rng.uniform(0, 2 * math.pi)
         d.polygon([(cx + r * math.cos(a0 + k * 2 * math.pi / 3), cy + r * math.sin(a0 + k * 2 * math.pi / 3))
@@ -148,7 +172,7 @@ def make_person_images(n: int, size: int = 96, channels: int = 1, seed: int = 0,
         d = ImageDraw.Draw(im)
         _clutter(d, rng, s, int(rng.integers(1, 5)))
         if y[i]:
-            _figure(d, rng, s)
+            _figure(im, rng, s)
             _clutter(d, rng, s, int(rng.integers(0, 2)))  # something may stand in front
         x[i] = _finish(im, rng, size, channels, noise)
     return x, y
@@ -164,8 +188,7 @@ def make_shape_images(n: int, size: int = 96, channels: int = 1, seed: int = 0,
     s = size * _SUPER
     for i in range(n):
         im = _background(rng, s)
-        d = ImageDraw.Draw(im)
-        _shape(d, rng, s, int(y[i]))
+        _shape(im, rng, s, int(y[i]))
         x[i] = _finish(im, rng, size, channels, noise)
     return x, y
 
