@@ -14,7 +14,9 @@ c.Execute.interrupt_on_timeout = True
 # A grade cell that writes anything to stderr is scored 0 by nbgrader. TensorFlow, Keras and absl log
 # to stderr (C++ INFO/WARNING lines, deprecation notes), which must not cost a correct answer points:
 # autograde drops stderr output that looks like theirs. (Error tracebacks are not stream output and
-# still count.)
+# still count.) nbgrader removes a whole stderr output when the pattern matches anywhere in it (re.search):
+# a student's own stderr text scores 0 unless it arrives in the same output as a log line or contains one of
+# the words below. tests/test_labs.py checks both sides.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = (
     r"(?m)(^[IWEF]\d{4} \d\d:\d\d:\d\d"              # absl C++ log prefix: W0000 00:00:...

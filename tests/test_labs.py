@@ -95,7 +95,7 @@ def _noisy_from(solved: Any) -> Any:
 
     test_choose_quant_params: the answer turns TensorFlow's logging back on and makes TensorFlow itself log
     ("INFO:tensorflow:Assets written to ...") when the test calls it; IgnorePattern must keep the 3 points.
-    test_quantize: the answer writes its own debug line to stderr; nbgrader scores that cell 0 (4 points).
+    test_quantize: dequantize writes its own debug line to stderr; nbgrader scores that cell 0 (4 points).
     """
     nb = copy.deepcopy(solved)
     c = _cell(nb, "choose_quant_params")
@@ -109,13 +109,13 @@ def _noisy_from(solved: Any) -> Any:
         "    module.v = tf.Variable(1.0)\n"
         "    tf.saved_model.save(module, tempfile.mkdtemp())\n"
         "    return _choose_quant_params(rmin, rmax)\n")
-    c = _cell(nb, "quantize")
+    c = _cell(nb, "quantize")  # dequantize: only test_quantize calls it (model_input reuses quantize)
     c.source += (
-        "\n\n_quantize = quantize\n\n"
-        "def quantize(x, scale, zero_point):\n"
+        "\n\n_dequantize = dequantize\n\n"
+        "def dequantize(q, scale, zero_point):\n"
         "    import sys\n"
-        "    print(f'debug: quantizing {np.size(x)} values', file=sys.stderr)\n"
-        "    return _quantize(x, scale, zero_point)\n")
+        "    print(f'debug: dequantizing {np.size(q)} values', file=sys.stderr)\n"
+        "    return _dequantize(q, scale, zero_point)\n")
     return nb
 
 

@@ -114,6 +114,10 @@ def test_vww_run_evaluate_predict_from_the_command_line(tmp_path: Path, capsys: 
     assert m[key]["n"] == m["task"]["test_examples"] == 80
     assert m["train"]["epochs_run"] == 2 and m["model"]["params"] > 200_000
     assert m["model_bytes"]["int8"] < 0.4 * m["model_bytes"]["float"]  # int8 weights plus quantisation tables
+    # A black and a white image in the representative set give the input scale 2/255, zero point -1:
+    # the same pixel - 128 conversion as the reference person detector.
+    assert m["input_conversion"]["input_zero_point"] == -1
+    assert m["input_conversion"]["pixel_table_is_pixel_minus_128"] is True
     if tflm_available():
         assert 0 < m["arena_bytes"] < 256 * 1024
     settings = (sketch / "model_settings.h").read_text()
