@@ -19,6 +19,8 @@ def _quiet_converter() -> Iterator[None]:
 
     from .runtime import capture_stderr_fd
 
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import tensorflow as tf
 
     # TensorFlow's Python logger writes "INFO:tensorflow:Assets written to ..." on stderr, which in a
@@ -37,6 +39,8 @@ def _quiet_converter() -> Iterator[None]:
 
 
 def _converter(model: Any) -> Any:
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -56,6 +60,8 @@ def to_float_tflite(model: Any) -> bytes:
 
 def to_dynamic_range_tflite(model: Any) -> bytes:
     """Weights in int8, activations float: smaller, but not runnable on int8-only kernels."""
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import tensorflow as tf
 
     conv = _converter(model)
@@ -79,6 +85,8 @@ def to_int8_tflite(model: Any, representative: np.ndarray, max_samples: int = 30
     ``representative`` should look like real inputs (training examples): the converter picks each
     tensor's scale and zero point from the ranges it sees on them.
     """
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import tensorflow as tf
 
     rep = representative_sample(np.asarray(representative, dtype=np.float32), max_samples)

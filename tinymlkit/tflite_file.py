@@ -19,6 +19,8 @@ def schema() -> Any:
     try:
         from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as s
     except Exception:
+        from .tf_quiet import load_tensorflow
+        load_tensorflow()
         from tensorflow.lite.python import schema_py_generated as s  # type: ignore[no-redef]
     return s
 

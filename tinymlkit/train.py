@@ -28,6 +28,8 @@ class TrainResult:
 
 def set_seed(seed: int) -> None:
     """Make weights, shuffling and TensorFlow ops repeatable for one seed."""
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     import tensorflow as tf
 
@@ -39,6 +41,8 @@ def set_seed(seed: int) -> None:
 
 
 def _epoch_progress_class() -> type:
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
 
     class _EpochProgress(keras.callbacks.Callback):
@@ -75,6 +79,8 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
         cfg: TrainConfig = TrainConfig(), progress: bool = True, desc: str = "training",
         class_weight: dict[int, float] | None = None) -> TrainResult:
     """Compile and train a classifier on integer labels; keeps the weights of the best validation epoch."""
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
 
     set_seed(cfg.seed)

@@ -34,6 +34,8 @@ def _to_int16(clip: np.ndarray) -> np.ndarray:
 
 def frontend_uint16(clip: np.ndarray, cfg: AudioFrontendConfig = AudioFrontendConfig()) -> np.ndarray:
     """The frontend's raw uint16 output (frames x channels) for one clip, exactly as the board gets it."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import tensorflow as tf
     from tensorflow.lite.experimental.microfrontend.python.ops import audio_microfrontend_op as frontend_op
 

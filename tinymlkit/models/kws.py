@@ -13,6 +13,8 @@ def tiny_conv(input_shape: tuple[int, int], num_labels: int, dropout: float = 0.
     With one input channel the converter turns the convolution into a depthwise one, which is why
     the micro_speech sketch registers DEPTHWISE_CONV_2D, FULLY_CONNECTED, SOFTMAX and RESHAPE.
     """
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     from keras import layers
 
@@ -32,6 +34,8 @@ def ds_cnn(input_shape: tuple[int, int], num_labels: int, filters: int = 64, blo
     A 10x4 convolution with stride 2, then ``blocks`` depthwise 3x3 + pointwise 1x1 pairs, each with
     batch norm and ReLU, global average pooling and a dense layer.
     """
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     from keras import layers
 

@@ -72,6 +72,8 @@ def mobilenet_v1_base(input_shape: tuple[int, int, int] = (96, 96, 1), alpha: fl
 
     ``bn_momentum`` 0.9 (Keras' default is 0.99) lets batch-norm statistics keep up on small data sets.
     """
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     from keras import layers
 
@@ -95,6 +97,8 @@ def mobilenet_v1_base(input_shape: tuple[int, int, int] = (96, 96, 1), alpha: fl
 
 def add_classifier_head(base: Any, num_classes: int, dropout: float = 0.1) -> Any:
     """A new head on a base: global average pooling, dropout, dense softmax (named 'predictions')."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
     from keras import layers
 
@@ -152,6 +156,8 @@ def _copy_weights(src_layers: dict[str, Any], base: Any, where: str) -> int:
 
 def imagenet_base_weights(base: Any, alpha: float) -> int:
     """Load ImageNet weights from ``keras.applications`` into a base (downloads once; KitError offline)."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
 
     if alpha not in IMAGENET_ALPHAS:
@@ -178,6 +184,8 @@ def load_base_weights(model: Any, weights: str | os.PathLike[str] | None, alpha:
     if str(weights) == "imagenet":
         imagenet_base_weights(base, alpha)
         return f"ImageNet (keras.applications MobileNet alpha {alpha})"
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     import keras
 
     path = Path(weights)
@@ -227,6 +235,8 @@ def _flat_layers(model: Any) -> list[Any]:
 
 def layer_costs(model: Any) -> list[LayerCost]:
     """Count parameters and MACs of every conv, depthwise, dense and batch-norm layer from its shapes."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
     from keras import layers as L
 
     costs = []
