@@ -63,6 +63,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     assert x[5, 20, 0] > 200 and x[5, 3, 0] < 60
 
 
+@pytest.mark.shared
 def test_saved_images_carry_no_metadata(tmp_path: Path, shared_data: Path) -> None:
     photo = sorted((shared_data / "people_smoke").rglob("*.jpg"))[0]
     src = tmp_path / "with_gps.jpg"
@@ -168,6 +169,7 @@ def test_a_batch_keeps_every_good_image_and_lists_every_bad_one(tmp_path: Path) 
     assert loaded.x.shape == (8, 32, 32, 1)
 
 
+@pytest.mark.shared
 def test_people_smoke_photos_all_load(shared_data: Path) -> None:
     photos = sorted((shared_data / "people_smoke").rglob("*.jpg"))
     assert len(photos) >= 50

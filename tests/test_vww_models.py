@@ -106,6 +106,7 @@ def test_base_from_a_saved_model_and_rgb_to_gray_first_layer(tmp_path: Path) -> 
     assert load_base_weights(other, "none", 0.5) == "random initialisation"
 
 
+@pytest.mark.slow
 def test_frozen_base_keeps_its_weights_and_statistics() -> None:
     m = mobilenet_v1((32, 32, 1), 2, 0.1)
     rng = np.random.default_rng(1)

@@ -24,6 +24,7 @@ def reference(person_detection_dir: Path) -> ModelRunner:
 
 
 @needs_tflm
+@pytest.mark.shared
 def test_reference_detector_scores_no_person_with_a_clear_margin(reference: ModelRunner,
                                                                  person_detection_dir: Path) -> None:
     from tinymlkit.pipelines.vww import int8_pixel_table, predict_pixels
@@ -40,6 +41,7 @@ def test_reference_detector_scores_no_person_with_a_clear_margin(reference: Mode
 
 
 @needs_tflm
+@pytest.mark.shared
 def test_person_bmp_stores_model_input_bytes_not_pixels(reference: ModelRunner, person_detection_dir: Path) -> None:
     """person.bmp holds int8 input values (pixel - 128) written as bytes; no_person.bmp holds pixels.
 
@@ -61,6 +63,7 @@ def test_person_bmp_stores_model_input_bytes_not_pixels(reference: ModelRunner, 
 
 
 @needs_tflm
+@pytest.mark.shared
 def test_reference_detector_on_real_photos_beats_the_byte_reinterpretation(person_detection_dir: Path,
                                                                            shared_data: Path) -> None:
     from tinymlkit.data.image_folder import load_images, scan_image_folder

@@ -197,6 +197,9 @@ class ImageInputConfig:
     """Model input height in pixels."""
     channels: int = 1
     """1 for grayscale, 3 for RGB."""
+    normalization: str = "minus_one_to_one"
+    """How pixels 0..255 became the float input in training: 'minus_one_to_one' is pixel/127.5 - 1
+    (MobileNet's and the reference person detector's); see ``tinymlkit.vision.int8_input``."""
 
 
 @dataclasses.dataclass(frozen=True)

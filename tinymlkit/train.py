@@ -77,7 +77,7 @@ def EpochProgress(epochs: int, desc: str = "training") -> Any:  # noqa: N802 - r
 
 def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
         cfg: TrainConfig = TrainConfig(), progress: bool = True, desc: str = "training",
-        class_weight: dict[int, float] | None = None) -> TrainResult:
+        class_weight: dict[int, float] | None = None, callbacks: list[Any] | None = None) -> TrainResult:
     """Compile and train a classifier on integer labels; keeps the weights of the best validation epoch."""
     from .tf_quiet import load_tensorflow
     load_tensorflow()
@@ -90,7 +90,7 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     has_val = len(x_val) > 0
-    callbacks: list[Any] = []
+    callbacks = list(callbacks or [])
     if has_val:
         callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
                                                        restore_best_weights=True, mode="max"))

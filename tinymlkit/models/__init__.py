@@ -1,6 +1,10 @@
-"""Model architectures, built with Keras 3: keyword spotting here, MobileNetV1 in ``mobilenet``."""
+"""Model architectures, built with Keras 3: keyword spotting (``kws``) and MobileNetV1 (``mobilenet``)."""
 from __future__ import annotations
 
 from .kws import KWS_MODELS, build_kws_model, ds_cnn, tiny_conv
+from .mobilenet import (add_classifier_head, layer_costs, load_base_weights, mobilenet_v1, mobilenet_v1_base,
+                        separable_conv_macs, separable_cost_ratio, standard_conv_macs)
 
-__all__ = ["KWS_MODELS", "build_kws_model", "ds_cnn", "tiny_conv"]
+__all__ = ["KWS_MODELS", "build_kws_model", "ds_cnn", "tiny_conv", "add_classifier_head", "layer_costs",
+           "load_base_weights", "mobilenet_v1", "mobilenet_v1_base", "separable_conv_macs", "separable_cost_ratio",
+           "standard_conv_macs"]

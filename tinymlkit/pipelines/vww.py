@@ -47,9 +47,8 @@ __all__ = [
     "format_summary",
 ]
 
-# TODO(lead): move into ImageInputConfig as ``normalization: str = "minus_one_to_one"`` so config.json
-# and model_settings.h carry it; until then every kit-trained vision model uses this one.
-NORMALIZATION = DEFAULT_NORMALIZATION
+# The config's default (ImageInputConfig.normalization), which config.json and model_settings.h carry.
+NORMALIZATION = ImageInputConfig().normalization
 """How pixels become model inputs for kit-trained models: pixel / 127.5 - 1 (MobileNet's range)."""
 
 FAST_SIZES = (320, 80, 80)
