@@ -231,7 +231,11 @@ def test_release_has_no_solution_and_no_hidden_test(course: dict[str, Any]) -> N
 def test_source_notebooks_pass_validate(course: dict[str, Any]) -> None:
     """`nbgrader validate` passes every source notebook (solutions in place)."""
     out = course["validate"]["source"]
-    assert out.count("Success! Your notebook passes all the tests.") == len(LAB_IDS), out[-4000:]
+    # One segment per notebook, each starting at its "Validating '...'" line: name the ones that failed.
+    parts = re.split(r"(?=\[ValidateApp \| INFO\] Validating ')", out)
+    failed = [p[:2000] + "\n...\n" + p[-3000:] for p in parts
+              if "Validating '" in p and "Success! Your notebook passes all the tests." not in p]
+    assert not failed and out.count("Success! Your notebook passes all the tests.") == len(LAB_IDS), "\n\n".join(failed) or out[-4000:]
 
 
 def test_release_fails_validate_in_every_graded_cell(course: dict[str, Any]) -> None:

@@ -6,22 +6,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import add_config_or_labels, labels_and_config, print_json
+from .common import add_config_or_labels, data_subparsers, labels_and_config, print_json
 
 __all__ = ["register"]
-
-
-def _data_subparsers(sub: Any) -> Any:
-    """The sub-command group of ``tinymlkit data``, created here or shared with another module."""
-    parser = sub.choices.get("data")
-    if parser is None:
-        parser = sub.add_parser("data", help="make or convert data sets",
-                                description="Build data sets the kit trains on.")
-        return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)
-    for action in parser._actions:  # another command module made 'data' first: add to its group
-        if isinstance(action, argparse._SubParsersAction):
-            return action
-    return parser.add_subparsers(dest="data_command", metavar="DATASET", required=True)
 
 
 def _fraction(text: str) -> float:
@@ -78,7 +65,7 @@ def register(sub: Any) -> None:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files")
     p.set_defaults(func=_predict)
 
-    ds = _data_subparsers(sub)
+    ds = data_subparsers(sub)
     p = ds.add_parser("vww-coco", help="Visual Wake Words folders from COCO annotations and images",
                       description="Label COCO images person / non_person by the Visual Wake Words rule and write "
                                   "OUT/person/ and OUT/non_person/ at the model input size.")

@@ -1,12 +1,9 @@
 """Keyword spotting end to end: data -> micro features -> train -> int8 -> TFLM check -> sketch files."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import sys
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from ..files import atomic_write_bytes, atomic_write_text
 from ..models import build_kws_model
 from ..paths import dataset_dir
 from ..runtime import measure_arena, tflm_available
+from .steps import StepTimer
 from ..train import fit, set_seed
 
 __all__ = ["KwsRunResult", "FAST_SYNTH", "FULL_SYNTH", "prepare_features", "run_kws", "format_summary"]
@@ -46,20 +44,6 @@ class KwsRunResult:
     """Everything in metrics.json."""
     sketch_files: tuple[Path, ...]
     """Files written into the sketch folder (empty if no sketch was given)."""
-
-
-class _Steps:
-    """Wall time of each named step, for the summary and the benchmark."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        print(f"[kws] {name} ...", file=sys.stderr, flush=True)
-        yield
-        self.seconds[name] = round(time.perf_counter() - t0, 2)
 
 
 def _augment(clip: np.ndarray, is_silence: bool, background: Sequence[np.ndarray], task: KwsTaskConfig,
@@ -116,7 +100,7 @@ def run_kws(out: str | Path, data: str | Path | None = None, words: Sequence[str
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    steps = _Steps()
+    steps = StepTimer("kws", quiet=not progress)
     task = KwsTaskConfig(words=tuple(words), **(task_overrides or {}))
     train_cfg = TrainConfig(model=model, epochs=epochs if epochs is not None else (4 if fast else 40), seed=seed,
                             patience=patience if patience is not None else (4 if fast else 10))

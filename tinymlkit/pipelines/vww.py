@@ -6,17 +6,16 @@ transfer-versus-scratch measurement.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
-import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .steps import StepTimer
 from ..config import ImageInputConfig, TrainConfig, VwwRunConfig, VwwTaskConfig, save_json
 from ..data.image_folder import DatasetError, LoadedImages, load_image_folder, scan_image_folder
 from ..data.synth_images import PERSON_LABELS, SHAPE_LABELS, make_person_images, make_shape_images
@@ -26,7 +25,7 @@ from ..files import atomic_write_bytes, atomic_write_text
 from ..runtime import LITERT, TFLM, ModelRunner, measure_arena, tflm_available
 from ..targets import NANO33BLE
 from ..vision.image_io import ImageError, open_image
-from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize, pixel_to_int8_table, pixels_to_int8
+from ..vision.int8_input import normalize, pixel_to_int8_table, pixels_to_int8
 from ..vision.preprocess import preprocess_image
 
 __all__ = [
@@ -89,22 +88,6 @@ class VwwRunResult:
     """Everything in metrics.json."""
     sketch_files: tuple[Path, ...]
     """Files written into the sketch folder (empty without --sketch)."""
-
-
-class _Steps:
-    """Wall time of each named step."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.seconds: dict[str, float] = {}
-        self.quiet = quiet
-
-    @contextlib.contextmanager
-    def __call__(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        if not self.quiet:
-            print(f"[vww] {name} ...", file=sys.stderr, flush=True)
-        yield
-        self.seconds[name] = round(time.perf_counter() - t0, 2)
 
 
 def _counts(y: np.ndarray, labels: Sequence[str]) -> dict[str, int]:
@@ -236,7 +219,7 @@ def run_vww(out: str | Path, data: str | Path | None = None, alpha: float = 0.25
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    steps = _Steps(quiet=not progress)
+    steps = StepTimer("vww", quiet=not progress)
     channels = 1 if grayscale else 3
     image = ImageInputConfig(width=size, height=size, channels=channels)
     n_epochs = epochs if epochs is not None else (3 if fast else 20)
