@@ -9,10 +9,15 @@ import fails).
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import sys
+import threading
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["load_tensorflow"]
+__all__ = ["load_tensorflow", "drop_known_tf_noise"]
 
 
 def load_tensorflow() -> Any:
@@ -36,3 +41,48 @@ def load_tensorflow() -> Any:
         sys.stderr.write(text)
         import tensorflow as tf  # raise the real error, with its messages already shown
     return tf
+
+
+# Keras 3 on TensorFlow 2.21 logs this once per tf.data pipeline it builds (every fit and predict):
+# a harmless attribute mismatch, printed by C++ straight to file descriptor 2.
+_NOISE = re.compile(rb"^[EWI]\d{4} [\d:. ]+\d+ node_def_util\.cc:\d+\] NodeDef mentions attribute use_unbounded_threadpool")
+
+
+@contextlib.contextmanager
+def drop_known_tf_noise() -> Iterator[None]:
+    """While inside, lines on file descriptor 2 that are known TensorFlow noise are dropped; all else passes."""
+    if threading.current_thread() is not threading.main_thread() or os.name != "posix":
+        yield  # fd 2 is process-wide: only the main thread may swap it
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    r, w = os.pipe()
+    os.dup2(w, 2)
+    os.close(w)
+
+    def forward() -> None:
+        pending = b""
+        while True:
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            out = b"".join(ln + b"\n" for ln in lines if not _NOISE.match(ln))
+            if pending and not pending[:1] in (b"E", b"W", b"I"):  # progress bars redraw without a newline
+                out, pending = out + pending, b""
+            if out:
+                os.write(saved, out)
+        if pending and not _NOISE.match(pending):
+            os.write(saved, pending)
+
+    t = threading.Thread(target=forward, daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # closes the pipe's last write end, so the forwarder sees the end
+        t.join(timeout=5)
+        os.close(r)
+        os.close(saved)

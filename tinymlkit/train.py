@@ -97,9 +97,12 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     if progress:
         callbacks.append(EpochProgress(cfg.epochs, desc))
     t0 = time.perf_counter()
-    hist = model.fit(x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
-                     validation_data=(x_val, y_val) if has_val else None, shuffle=True,
-                     callbacks=callbacks, verbose=0, class_weight=class_weight)
+    from .tf_quiet import drop_known_tf_noise
+
+    with drop_known_tf_noise():
+        hist = model.fit(x_train, y_train, batch_size=cfg.batch_size, epochs=cfg.epochs,
+                         validation_data=(x_val, y_val) if has_val else None, shuffle=True,
+                         callbacks=callbacks, verbose=0, class_weight=class_weight)
     seconds = time.perf_counter() - t0
     h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
     best = int(np.argmax(h["val_accuracy"])) + 1 if has_val else len(h["loss"])

@@ -6,6 +6,8 @@ import sys
 import time
 from collections.abc import Iterator
 
+from ..tf_quiet import drop_known_tf_noise
+
 __all__ = ["StepTimer"]
 
 
@@ -23,5 +25,6 @@ class StepTimer:
         t0 = time.perf_counter()
         if not self.quiet:
             print(f"[{self.track}] {name} ...", file=sys.stderr, flush=True)
-        yield
+        with drop_known_tf_noise():
+            yield
         self.seconds[name] = round(time.perf_counter() - t0, 2)
