@@ -33,4 +33,11 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv --system-site-packages "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q -e ".[dev]"
+# Jupyter looks for nbconvert's templates under the venv's own share/jupyter only; when nbconvert came
+# from the system site packages they are not there and nbgrader's feedback step fails. Give the venv
+# its own copy of the same nbconvert version.
+if [ ! -d "$VENV/share/jupyter/nbconvert/templates" ]; then
+  nbc=$("$VENV/bin/python" -c 'import nbconvert; print(nbconvert.__version__)')
+  "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "nbconvert==$nbc"
+fi
 echo "setup: ready ($("$VENV/bin/python" -c 'import tinymlkit, sys; print("tinymlkit", tinymlkit.__version__, "on Python", sys.version.split()[0])'))"
