@@ -1,61 +1,110 @@
-"""Real speech: train on ../shared/data/speech_commands_v0.02_test_dev (speaker-disjoint re-split),
-yes/no + silence + unknown, and score the kit's model and the reference micro_speech model on the
-same test speakers.
+"""Keyword models on real speakers, beside the reference micro_speech model on the same clips.
 
-    python benchmarks/bench_kws_real.py [--model tiny_conv|ds_cnn] [--epochs 40]
+Two set-ups, both yes/no + silence + unknown, int8 on TFLM:
+
+* ``--train real`` (default): train on ../shared/data/speech_commands_v0.02_test_dev with its
+  speaker-disjoint re-split; kit and reference are scored on the same held-out test speakers.
+* ``--train synthetic``: the main job's model (offline text-to-speech set only), scored on every
+  real clip of that folder (none of them was heard in training).
+
+    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn] [--seeds 1234,1,2]
+        [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
+        [--threads N] [--synth main|plain] [--tag NAME]
+
+Prints one line per seed and writes benchmarks/results/kws_real_<train>_<model>[_<tag>].json with the
+median over seeds.
 """
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SHARED_DATA, write  # noqa: E402
 
 
+def _short(m: dict) -> dict:
+    return {"balanced_accuracy": round(m["balanced_accuracy"], 4),
+            "per_class": {k: (None if v is None else round(v, 4)) for k, v in m["per_class"].items()},
+            "unknown_false_accept_rate": m.get("unknown_false_accept_rate"), "n": m["n"]}
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--train", default="real", choices=["real", "synthetic"])
     ap.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn"])
     ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--copies", type=int, default=4, help="augmented copies of each training clip")
-    ap.add_argument("--seed", type=int, default=1234)
-    ap.add_argument("--unknown", type=float, default=10.0, help="unknown clips as %% of keyword clips")
-    ap.add_argument("--silence", type=float, default=10.0, help="silence clips as %% of keyword clips")
+    ap.add_argument("--copies", type=int, help="augmented copies of each training clip (run_kws default)")
+    ap.add_argument("--seeds", default="1234", help="comma-separated seeds; the median is reported")
+    ap.add_argument("--unknown", type=float, help="training unknown clips as %% of keyword clips (run_kws default)")
+    ap.add_argument("--silence", type=float, help="training silence clips as %% of keyword clips (run_kws default)")
+    ap.add_argument("--background-volume", type=float)
     ap.add_argument("--patience", type=int, default=10)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--no-perturb", action="store_true")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--synth", default="main", choices=["main", "plain"],
+                    help="with --train synthetic: the main job's set, or the plain one of before (20 words, "
+                         "coloured noise only) to measure what the richer set brings")
+    ap.add_argument("--tag", default="", help="suffix of the results file, to keep one lever's figures apart")
     args = ap.parse_args()
     data = SHARED_DATA / "speech_commands_v0.02_test_dev"
+    ref = SHARED_DATA / "tflite_micro_reference" / "micro_speech" / "micro_speech_quantized.tflite"
     if not data.is_dir():
         sys.exit(f"skipped: {data} is absent (it ships only with the project's ../shared folder)")
 
-    from tinymlkit.data.speech_commands import build_dataset
-    from tinymlkit.evaluate import score_runner
-    from tinymlkit.pipelines.kws import prepare_features, run_kws
+    from tinymlkit.data.synth_speech import SynthSpeechConfig
+    from tinymlkit.evaluate import score_folder, score_runner
+    from tinymlkit.pipelines.kws import draw_dataset, prepare_features, run_kws
     from tinymlkit.runtime import ModelRunner
 
-    with tempfile.TemporaryDirectory() as tmp:
-        r = run_kws(Path(tmp) / "run", data=data, model=args.model, epochs=args.epochs, seed=args.seed,
-                    augment_copies=args.copies, progress=False, patience=args.patience,
-                    task_overrides={"unknown_percentage": args.unknown, "silence_percentage": args.silence})
-    m = r.metrics
-    # The same test clips (same seed, same split), scored with the reference model.
-    cfg = r.config
-    ds = build_dataset(data, cfg.task, seed=args.seed, validate=False)
-    x_te, y_te = prepare_features(ds, cfg, "testing", 1, args.seed, progress=False)
-    ref = SHARED_DATA / "tflite_micro_reference" / "micro_speech" / "micro_speech_quantized.tflite"
-    ref_metrics, _ = score_runner(ModelRunner(ref), x_te, y_te, cfg.labels)
-    write(f"kws_real_{args.model}", {
-        "settings": {"epochs": args.epochs, "copies": args.copies, "unknown_percentage": args.unknown,
-                     "silence_percentage": args.silence, "patience": args.patience, "balanced_class_weights": True},
-        "data": str(data), "split": m["task"]["split_method"], "counts": m["task"]["counts"],
-        "kit_model": args.model, "epochs_run": m["train"]["epochs_run"], "train_seconds": m["train"]["seconds"],
-        "kit_float_balanced_accuracy": m["float"]["balanced_accuracy"],
-        "kit_int8_tflm_balanced_accuracy": m.get("int8_tflm", m["int8_litert"])["balanced_accuracy"],
-        "kit_int8_tflm_per_class": m.get("int8_tflm", m["int8_litert"])["per_class"],
-        "kit_model_bytes_int8": m["model_bytes"]["int8"], "kit_arena_bytes": m["arena_bytes"],
-        "reference_micro_speech_balanced_accuracy": ref_metrics["balanced_accuracy"],
-        "reference_per_class": ref_metrics["per_class"], "test_clips": int(len(y_te)),
+    overrides = {k: v for k, v in {"unknown_percentage": args.unknown, "silence_percentage": args.silence,
+                                   "background_volume": args.background_volume}.items() if v is not None}
+    runs = []
+    reference = None
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        t0 = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            r = run_kws(Path(tmp) / "run", data=data if args.train == "real" else None, model=args.model,
+                        epochs=args.epochs, seed=seed, augment_copies=args.copies, progress=False,
+                        patience=args.patience, task_overrides=overrides, learning_rate=args.lr,
+                        perturb=False if args.no_perturb else None, threads=args.threads,
+                        real_eval=data if args.train == "synthetic" else None,
+                        synth=SynthSpeechConfig() if args.synth == "plain" else None)
+            m = r.metrics
+            if args.train == "real":
+                kit = m.get("int8_tflm", m["int8_litert"])
+                if reference is None:  # the same test clips (same split), scored by the reference model
+                    ds = draw_dataset([data], r.config.task, seed=seed)
+                    x_te, y_te = prepare_features(ds, r.config, "testing", 1, seed, progress=False)
+                    reference, _ = score_runner(ModelRunner(ref), x_te, y_te, r.config.labels)
+            else:
+                kit = m["real_eval"][str(data)]
+                if reference is None:
+                    reference = score_folder(ref, data, r.config.labels, r.config.audio)
+        run = {"seed": seed, "wall_s": round(time.perf_counter() - t0, 1), "kit": _short(kit),
+               "synthetic_test_split": _short(m.get("int8_tflm", m["int8_litert"])),
+               "epochs_run": m["train"]["epochs_run"], "best_epoch": m["train"]["best_epoch"],
+               "train_seconds": m["train"]["seconds"], "steps_seconds": m["steps_seconds"],
+               "training_examples": m["task"]["training_examples"], "counts": m["task"]["counts"],
+               "model_bytes_int8": m["model_bytes"]["int8"], "arena_bytes": m["arena_bytes"]}
+        runs.append(run)
+        print(f"seed {seed}: kit balanced {kit['balanced_accuracy']:.3f} unknown "
+              f"{kit['per_class']['unknown']:.3f} | reference {reference['balanced_accuracy']:.3f} unknown "
+              f"{reference['per_class']['unknown']:.3f} | {run['wall_s']} s", flush=True)
+    med = lambda key: statistics.median(r["kit"][key] for r in runs)  # noqa: E731
+    name = f"kws_real_{args.train}_{args.model}" + (f"_{args.tag}" if args.tag else "")
+    write(name, {
+        "train": args.train, "data": str(data), "kit_model": args.model,
+        "settings": {k: v for k, v in vars(args).items()},
+        "median_kit_balanced_accuracy": med("balanced_accuracy"),
+        "median_kit_unknown_recall": statistics.median(r["kit"]["per_class"]["unknown"] for r in runs),
+        "reference_micro_speech": _short(reference),
+        "runs": runs,
     })
 
 

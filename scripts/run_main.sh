@@ -5,4 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 VENV=${TINYMLKIT_VENV:-.venv}
-exec "$VENV/bin/tinymlkit" kws run --synthetic --out runs/kws --sketch arduino_sketches/kws "$@"
+# Where real recordings sit beside the checkout (the project's reference data), the summary also scores
+# the model on those real speakers; a user's clone without them skips that line.
+real=()
+if [ -d ../shared/data/speech_commands_v0.02_test_dev ]; then
+  real=(--real-eval ../shared/data/speech_commands_v0.02_test_dev)
+fi
+exec "$VENV/bin/python" -m tinymlkit kws run --synthetic --out runs/kws --sketch arduino_sketches/kws "${real[@]}" "$@"

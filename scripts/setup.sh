@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 PY=${PYTHON:-python3}
 VENV=${TINYMLKIT_VENV:-.venv}
-DEB_PACKAGES="espeak-ng flite sox g++ gcc-arm-none-eabi libnewlib-arm-none-eabi"
+# Text-to-speech for the offline keyword set; compilers for the host and Cortex-M4 checks of the sketches' C++;
+# QEMU to run that C++ on an emulated Cortex-M4; Chromium and its driver for the recorder page's browser test.
+DEB_PACKAGES="espeak-ng flite sox g++ gcc-arm-none-eabi libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib qemu-system-arm chromium chromium-driver"
 
 missing=()
-for cmd in espeak-ng flite sox g++ arm-none-eabi-g++; do
+for cmd in espeak-ng flite sox g++ arm-none-eabi-g++ qemu-system-arm chromium chromedriver; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$cmd")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -22,8 +24,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: these programs are missing: ${missing[*]}"
     echo "       Debian/Ubuntu: sudo apt-get install $DEB_PACKAGES"
     echo "       macOS: brew install espeak-ng sox arm-none-eabi-gcc   (flite is optional)"
-    echo "       The kit still runs without them: text-to-speech data needs espeak-ng or flite, and the"
-    echo "       Cortex-M compile checks skip without arm-none-eabi-g++."
+    echo "       The kit still runs without them: text-to-speech data needs espeak-ng or flite; the"
+    echo "       Cortex-M checks skip without arm-none-eabi-g++ or qemu-system-arm, the recorder's browser"
+    echo "       test without chromium."
   fi
 fi
 
@@ -32,7 +35,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   # System site packages let an existing TensorFlow (Colab, a lab image) be reused instead of reinstalled.
   "$PY" -m venv --system-site-packages "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q -e ".[dev]"
+# dev: tests, notebooks, nbgrader, Dask, Selenium; advanced: Flower for the federated-learning lessons.
+"$VENV/bin/python" -m pip install -q -e ".[dev,advanced]"
 # Jupyter looks for nbconvert's templates under the venv's own share/jupyter only; when nbconvert came
 # from the system site packages they are not there and nbgrader's feedback step fails. Give the venv
 # its own copy of the same nbconvert version.

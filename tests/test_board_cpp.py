@@ -12,6 +12,8 @@ import pytest
 
 from tinymlkit.board import protocol as p
 
+from test_sketches import ARM_FLAGS, HOST_FLAGS, WARNINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "arduino_sketches" / "libraries" / "TinyMLKit" / "src"
 MAIN = Path(__file__).resolve().parent / "cpp" / "board_codec_main.cpp"
@@ -24,8 +26,8 @@ def codec(tmp_path_factory) -> Path:
     if gxx is None:
         pytest.skip("g++ is not installed (apt-get install g++); the C++ codec cannot be checked here")
     exe = tmp_path_factory.mktemp("board_cpp") / "board_codec"
-    cmd = [gxx, "-std=c++17", "-Wall", "-Wextra", "-Werror", f"-I{LIB}", str(MAIN), str(LIB / "frame_codec.cpp"),
-           "-o", str(exe)]
+    cmd = [gxx, *HOST_FLAGS, *WARNINGS, f"-I{LIB}", str(MAIN), str(LIB / "frame_codec.cpp"),
+           str(LIB / "kit_timing.cpp"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     return exe
@@ -122,10 +124,7 @@ def test_codec_compiles_for_the_boards_cortex_m4(tmp_path):
     if gxx is None:
         pytest.skip("arm-none-eabi-g++ is not installed (apt-get install gcc-arm-none-eabi)")
     obj = tmp_path / "frame_codec.o"
-    # -std=gnu++14: what the Arduino mbed core compiles sketches with, the oldest standard we must support.
-    cmd = [gxx, "-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-std=gnu++14",
-           "-fno-exceptions", "-fno-rtti", "-Wall", "-Wextra", "-Werror", "-c", str(LIB / "frame_codec.cpp"),
-           "-o", str(obj)]
+    cmd = [gxx, *ARM_FLAGS, *WARNINGS, "-c", str(LIB / "frame_codec.cpp"), "-o", str(obj)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True).stdout
@@ -138,3 +137,29 @@ def test_library_has_no_arduino_headers():
         if f.suffix in (".h", ".cpp"):
             src = f.read_text(encoding="utf-8")
             assert "Arduino.h" not in src and "#include <Arduino" not in src, f
+
+
+def timing_reference(values: list[int], max_samples: int = 64) -> tuple[int, int, int, int, int]:
+    """(runs, min, lower median of the first ``max_samples``, max, mean rounded down): kit_timing.h's summary."""
+    held = sorted(values[:max_samples])
+    return len(values), min(values), held[(len(held) - 1) // 2], max(values), sum(values) // len(values)
+
+
+def timing_cases() -> list[list[int]]:
+    """Run times to summarise: one run, an even and an odd count, more runs than the board holds, big values."""
+    rng = random.Random(5)
+    return [[1234], [30, 10, 20, 40], [7, 3, 9, 1, 5], [rng.randrange(9000, 15000) for _ in range(150)],
+            [4_000_000_000, 5, 4_100_000_000]]
+
+
+@pytest.mark.parametrize("values", timing_cases(), ids=lambda v: f"{len(v)}runs")
+def test_timing_summary_frame_matches_python(codec, values):
+    r = subprocess.run([codec, "timing", "1", "2", "64000000", "kws_features"],
+                       input="\n".join(map(str, values)).encode(), capture_output=True, check=False)
+    assert r.returncode == 0, r.stderr.decode()
+    frames = p.FrameParser().feed(r.stdout)
+    assert len(frames) == 1
+    t = p.decode_message(frames[0])
+    assert isinstance(t, p.Timing) and not t.is_estimate and t.step_name == "FEATURES"
+    assert (t.runs, t.min_us, t.median_us, t.max_us, t.mean_us) == timing_reference(values)
+    assert t.clock_hz == 64_000_000 and t.note == "kws_features"

@@ -209,3 +209,81 @@ def test_disk_full_while_writing_leaves_no_partial_file(tmp_path):
         report = capture(vb.port, "audio", "yes", 3, tmp_path, progress=False, log=lambda s: None)
     assert report.already == 0 and len(report.saved) == 3
     _assert_folder_clean(tmp_path / "yes")
+
+
+# --- Hostile boards: text with control characters, malformed frames that pass their CRC -------------
+
+import dataclasses  # noqa: E402
+
+from tinymlkit.board import protocol as p  # noqa: E402
+from tinymlkit.errors import KitError  # noqa: E402
+
+EVIL = "\x1b[2J\x1b[H\rall clips saved\u202e\x07"
+
+
+class HostileBoard(VirtualBoard):
+    """The virtual board on its real pty, but with a hostile name, hostile log text and one malformed clip."""
+
+    sent_bad = False
+
+    def _hello(self) -> p.Hello:
+        return dataclasses.replace(super()._hello(), name=EVIL)
+
+    def _produce(self) -> None:
+        job = self._job
+        if job is not None and job.op == p.COMMANDS["CAPTURE_AUDIO"] and not self.sent_bad:
+            self.sent_bad = True
+            self._send(p.LogLine(p.LOG_LEVELS["INFO"], EVIL))
+            # Valid CRC, nonsense inside: an odd number of sample bytes.
+            self._send(p.AudioClip(16000, b"\x01\x02\x03"))
+            return
+        super()._produce()
+
+
+@pytest.mark.timeout(60)
+def test_a_malformed_frame_with_a_valid_crc_does_not_end_the_capture(tmp_path):
+    logs: list[str] = []
+    with HostileBoard(board_id=0xDD, seed=8) as vb:
+        report = capture(vb.port, "audio", "yes", 3, tmp_path, progress=False, log=logs.append)
+    assert len(report.saved) == 3
+    assert existing_numbers(tmp_path / "yes", "000000dd", ".wav") == [0, 1, 2]
+    text = "\n".join(logs)
+    assert "malformed frame" in text
+    assert "all clips saved" in text  # the log line is shown...
+    for ch in ("\x1b", "\r", "\u202e", "\x07"):  # ...with no control character left in it
+        assert ch not in text
+
+
+@pytest.mark.timeout(60)
+def test_board_text_reaches_the_terminal_without_control_characters(tmp_path):
+    with HostileBoard(board_id=0xDE, seed=8) as vb:
+        r = subprocess.run([sys.executable, "-m", "tinymlkit", "capture", "audio", "--port", vb.port, "--label",
+                            "yes", "--count", "2", "--out", str(tmp_path), "--no-progress"],
+                           capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    for ch in ("\x1b", "\r", "\u202e", "\x07"):
+        assert ch not in r.stdout + r.stderr
+    assert "all clips saved" in r.stderr
+
+
+@pytest.mark.timeout(60)
+def test_a_label_path_that_is_a_file_is_an_error_not_a_spin(tmp_path):
+    (tmp_path / "yes").write_bytes(b"my notes")
+    with VirtualBoard(board_id=0xEE) as vb:
+        with pytest.raises(KitError, match="--label.*is a file"):
+            capture(vb.port, "audio", "yes", 2, tmp_path, progress=False, log=lambda s: None)
+    assert (tmp_path / "yes").read_bytes() == b"my notes"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"count": 2**32}, "--count"),
+    ({"count": 0}, "--count"),
+    ({"timeout": float("nan")}, "--timeout"),
+    ({"timeout": 0.0}, "--timeout"),
+    ({"timeout": -1.0}, "--timeout"),
+])
+def test_capture_options_are_checked_before_the_port_is_opened(tmp_path, kwargs, message):
+    args = {"count": 2, "timeout": 1.0} | kwargs
+    with pytest.raises(KitError, match=message):
+        capture(str(tmp_path / "no-such-port"), "audio", "yes", args["count"], tmp_path, timeout=args["timeout"],
+                progress=False)

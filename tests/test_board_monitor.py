@@ -98,3 +98,34 @@ def test_model_and_config_that_disagree_are_refused(tmp_path, micro_speech_dir, 
     config = save_json(KwsRunConfig(task=KwsTaskConfig(words=("yes", "no", "up"))), tmp_path / "config.json")
     with pytest.raises(KitError, match="4 outputs but .* 5 labels"):
         VirtualBoard(model=micro_speech_dir / "micro_speech_quantized.tflite", config=config)
+
+
+def test_a_board_error_is_printed_once(capsys):
+    with VirtualBoard(board_id=0xAB) as vb:  # no model: the board answers START_INFERENCE with an error
+        rc = main(["monitor", "--port", vb.port, "--count", "1", "--timeout", "5"])
+    assert rc == 2
+    out = capsys.readouterr()
+    assert (out.out + out.err).count("no model loaded") == 1, out
+
+
+def test_plot_legend_names_the_labels():
+    r = Result(0.1, 5, "yes", 0.7, 12.0, (0.1, 0.1, 0.7, 0.1), 2)
+    from tinymlkit.board.monitor import legend_names
+
+    assert legend_names([r]) == ["output 0", "output 1", "yes", "output 3"]
+    assert legend_names([r], ["silence", "unknown", "yes", "no"]) == ["silence", "unknown", "yes", "no"]
+    fig = plot_results([r], ["silence", "unknown", "yes", "no"])
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts == ["silence", "unknown", "yes", "no"]
+
+
+def test_monitor_options_are_one_line_errors(capsys):
+    import pytest as _pytest
+
+    for args in (["--timeout", "nan"], ["--seconds", "-1"], ["--count", "0"], ["--count", str(2**32)]):
+        with _pytest.raises(SystemExit) as e:
+            main(["monitor", "--port", "/dev/null", *args])
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("tinymlkit: error: argument ") and args[0] in lines[0], err

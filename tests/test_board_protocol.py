@@ -24,6 +24,8 @@ def _messages() -> list[p.Message]:
         p.Command(p.COMMANDS["CAPTURE_AUDIO"], 20),
         p.BoardError(p.ERROR_CODES["SENSOR"], "camera not found"),
         p.Status(p.COMMANDS["CAPTURE_AUDIO"], p.STATUS_STATES["DONE"], 20),
+        p.Timing(p.TIMING_SOURCES["MEASURED"], p.TIMING_STEPS["INFERENCE"], 20, 9800, 10100, 11000, 10200,
+                 64_000_000, "Invoke()"),
     ]
 
 
@@ -191,3 +193,50 @@ def test_protocol_document_tables_equal_a_fresh_render():
     assert path is not None, "docs/serial_protocol.md is missing"
     assert f"{BEGIN}\n{render_markdown_tables()}{END}" in path.read_text(encoding="utf-8"), (
         "docs/serial_protocol.md tables are out of date: run 'tinymlkit generate-protocol-header'")
+
+
+def _false_header_flood(total: int) -> bytes:
+    """Headers that each claim the largest image, one every 8 bytes: every one looks like a frame start."""
+    spec = p.TYPE_BY_NAME["IMAGE"]
+    head = p.SYNC + struct.pack("<BBI", spec.code, 0, spec.max_payload)
+    return head * (total // len(head))
+
+
+def test_a_flood_of_false_headers_costs_bounded_crc_work_and_good_frames_still_arrive():
+    flood = _false_header_flood(300_000)
+    before = p.message_frame(p.LogLine(1, "before"), 0)
+    after = [p.message_frame(p.LogLine(1, f"after {i}"), i + 1) for i in range(3)]
+    stream = before + flood + b"".join(after)
+    parser = p.FrameParser()
+    got = []
+    for k in range(0, len(stream), 4096):
+        got += parser.feed(stream[k:k + 4096])
+    got += parser.flush_stalled()  # one quiet spell gives up every false header still waiting
+    assert [p.decode_message(f).text for f in got] == ["before", "after 0", "after 1", "after 2"]
+    s = parser.stats
+    assert parser.pending == 0 and s.dropped_bytes == len(flood)
+    # Without a bound each of the ~37,000 headers would cost a 153 KB CRC (5.7 GB in all).
+    assert s.crc_bytes <= p.CRC_WORK_PER_BYTE * len(stream) + p.CRC_WORK_RESERVE
+    assert s.unchecked_headers > 0 and "unchecked headers" in s.describe()
+
+
+def test_the_crc_budget_does_not_lose_a_damaged_large_frame_then_a_good_one():
+    # The normal bad case must still be checked in full: a damaged full-size image, then a good one.
+    spec = p.TYPE_BY_NAME["IMAGE"]
+    img = p.ImageFrame(320, 240, p.PIXEL_FORMATS["RGB565_LE"], bytes(range(256)) * 600)
+    bad = bytearray(p.message_frame(img, 0))
+    bad[5000] ^= 1
+    good = p.message_frame(img, 1)
+    parser = p.FrameParser()
+    got = parser.feed(bytes(bad) + good)
+    assert [p.decode_message(f) for f in got] == [img]
+    assert parser.stats.crc_errors == 1 and parser.stats.unchecked_headers == 0
+    assert len(good) - p.FRAME_OVERHEAD == spec.max_payload
+
+
+def test_flush_stalled_gives_up_every_waiting_false_header_at_once():
+    parser = p.FrameParser()
+    assert parser.feed(_false_header_flood(8_000) + p.message_frame(p.LogLine(1, "ok"), 0)) == []
+    got = parser.flush_stalled()
+    assert [p.decode_message(f).text for f in got] == ["ok"]
+    assert parser.pending == 0 and parser.stats.cut_frames == 1000

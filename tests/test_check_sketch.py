@@ -106,7 +106,7 @@ def test_correct_sketch_passes(tmp_path: Path, source_model: Path, ino: str) -> 
 def test_op_missing_from_handwritten_resolver(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_HANDWRITTEN_RESOLVER.replace(
         "  micro_op_resolver.AddSoftmax();", "  // micro_op_resolver.AddSoftmax();"))
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"op-missing"}
     (finding,) = report.errors
     assert "SOFTMAX" in finding.message and "AddSoftmax" in finding.message and finding.file == "micro.ino"
@@ -117,7 +117,7 @@ def test_op_missing_from_stale_generated_ops(tmp_path: Path, source_model: Path)
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     text = (sketch / "model_ops.h").read_text()
     (sketch / "model_ops.h").write_text(re.sub(r".*AddReshape.*\n", "", text))
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"op-missing"}
     assert "RESHAPE" in report.errors[0].message
 
@@ -126,7 +126,7 @@ def test_op_missing_from_stale_generated_ops(tmp_path: Path, source_model: Path)
 def test_no_register_call_means_nothing_registered(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER.replace(
         "  RegisterModelOps(resolver);", "  /* RegisterModelOps(resolver); */"))
-    errors = check_sketch(sketch).errors
+    errors = check_sketch(sketch, measure=False).errors
     assert {f.check for f in errors} == {"op-missing"} and len(errors) == 4
 
 
@@ -134,7 +134,7 @@ def test_no_register_call_means_nothing_registered(tmp_path: Path, source_model:
 def test_resolver_smaller_than_its_add_calls(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_HANDWRITTEN_RESOLVER.replace(
         "MicroMutableOpResolver<4>", "MicroMutableOpResolver<3>"))
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"resolver-size"}
     assert "<4>" in report.errors[0].message and report.errors[0].line == 6
 
@@ -143,14 +143,14 @@ def test_resolver_smaller_than_its_add_calls(tmp_path: Path, source_model: Path)
 def test_generated_resolver_size_constant_too_small(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     _edit(sketch / "model_ops.h", "constexpr int kModelOpCount = 4;", "constexpr int kModelOpCount = 2;")
-    assert _error_checks(sketch) == {"resolver-size"}
+    assert _error_checks(sketch, measure=False) == {"resolver-size"}
 
 
 @needs_tflm
 def test_misspelt_resolver_method(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_HANDWRITTEN_RESOLVER.replace(
         "micro_op_resolver.AddReshape();", "micro_op_resolver.AddReshape();\n  micro_op_resolver.AddFullyConected();"))
-    assert _error_checks(sketch) == {"resolver-method"}
+    assert _error_checks(sketch, measure=False) == {"resolver-method"}
 
 
 @needs_tflm
@@ -178,14 +178,14 @@ def test_label_count_disagrees(tmp_path: Path, source_model: Path) -> None:
     _edit(sketch / "model_settings.h", 'kLabels[kNumLabels] = {"silence", "unknown", "yes", "no"}',
           'kLabels[kNumLabels] = {"silence", "unknown", "yes"}')
     _edit(sketch / "model_settings.h", "kNumLabels = 4;", "kNumLabels = 3;")
-    assert _error_checks(sketch) == {"labels"}
+    assert _error_checks(sketch, measure=False) == {"labels"}
 
 
 @needs_tflm
 def test_labels_in_another_order_than_the_config(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     _edit(sketch / "model_settings.h", '"yes", "no"}', '"no", "yes"}')
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"labels"}
     assert "config" in report.errors[0].message
 
@@ -194,14 +194,14 @@ def test_labels_in_another_order_than_the_config(tmp_path: Path, source_model: P
 def test_input_shape_disagrees(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     _edit(sketch / "model_settings.h", "kInputShape[kInputDims] = {1, 1960}", "kInputShape[kInputDims] = {1, 1940}")
-    assert _error_checks(sketch) == {"input-shape"}
+    assert _error_checks(sketch, measure=False) == {"input-shape"}
 
 
 @needs_tflm
 def test_feature_count_disagrees(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     _edit(sketch / "model_settings.h", "kFeatureElementCount = 1960;", "kFeatureElementCount = 1980;")
-    assert _error_checks(sketch) == {"input-shape"}
+    assert _error_checks(sketch, measure=False) == {"input-shape"}
 
 
 @needs_tflm
@@ -215,14 +215,14 @@ def test_quantization_constants_disagree(tmp_path: Path, source_model: Path, pat
     text, n = re.subn(pattern, replacement, settings.read_text(), count=1)
     assert n == 1
     settings.write_text(text)
-    assert _error_checks(sketch) == {"quantization"}
+    assert _error_checks(sketch, measure=False) == {"quantization"}
 
 
 @needs_tflm
 def test_embedded_model_bytes_differ_from_the_named_tflite(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     _flip_embedded_byte(sketch / "model_data.cc")
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"model-bytes"}
     assert report.errors[0].file == "model_data.cc"
 
@@ -233,8 +233,8 @@ def test_named_tflite_replaced_by_another_model(tmp_path: Path, source_model: Pa
     # Retrained in place: same name, other bytes (one weight changed), settings and sketch untouched.
     data = bytearray(source_model.read_bytes())
     data[len(data) // 2] ^= 0x01
-    (tmp_path / MODEL_NAME).write_bytes(bytes(data))
-    assert _error_checks(sketch) == {"model-bytes"}
+    (sketch / "model" / MODEL_NAME).write_bytes(bytes(data))
+    assert _error_checks(sketch, measure=False) == {"model-bytes"}
 
 
 def _bump_op_version(data: bytes, op: str, version: int) -> bytes:
@@ -256,7 +256,7 @@ def test_op_version_newer_than_the_pinned_library(tmp_path: Path, source_model: 
     bumped = _bump_op_version(source_model.read_bytes(), "SOFTMAX", 9)
     assert ("SOFTMAX", 9) in {(o.name, o.version) for o in read_tflite(bumped).opcodes}
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER, model_bytes=bumped)
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"op-version"}
     assert "SOFTMAX version 9" in report.errors[0].message and "Chirale_TensorFlowLite 2.0.0" in report.errors[0].message
 
@@ -265,8 +265,9 @@ def test_op_version_newer_than_the_pinned_library(tmp_path: Path, source_model: 
 def test_settings_name_a_missing_model(tmp_path: Path, source_model: Path) -> None:
     sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
     (tmp_path / MODEL_NAME).unlink()
+    (sketch / "model" / MODEL_NAME).unlink()
     (sketch / "tinymlkit_export.json").unlink()
-    report = check_sketch(sketch)
+    report = check_sketch(sketch, measure=False)
     assert {f.check for f in report.errors} == {"model"}
     assert MODEL_NAME in report.errors[0].message
     assert report.model is not None and "embedded" in report.model  # the other checks ran on the embedded array
@@ -282,10 +283,20 @@ def test_fix_regenerates_generated_files_only(tmp_path: Path, source_model: Path
     _flip_embedded_byte(sketch / "model_data.cc")
     assert _error_checks(sketch) == {"labels", "resolver-size", "arena", "model-bytes"}
     before_ino = (sketch / "micro.ino").read_bytes()
-    assert main(["check-sketch", str(sketch), "--fix"]) == 1  # the hand-written arena is still too small
+    edited = {name: (sketch / name).read_bytes() for name in ("model_settings.h", "model_ops.h", "model_data.cc")}
+    # Generated files edited by hand are not replaced without --force, and nothing is changed.
+    assert main(["check-sketch", str(sketch), "--fix"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("tinymlkit: error: ")
+    assert "model_settings.h (edited by hand since export)" in err and "--force" in err
+    assert {name: (sketch / name).read_bytes() for name in edited} == edited
+    assert main(["check-sketch", str(sketch), "--fix", "--force"]) == 1  # the hand-written arena is still too small
     out = capsys.readouterr().out
     assert "regenerated" in out and "[arena]" in out and "[labels]" not in out
     assert (sketch / "micro.ino").read_bytes() == before_ino
+    for name, data in edited.items():  # each edited version kept beside the new file
+        (backup,) = sketch.glob(name + ".bak-*")
+        assert backup.read_bytes() == data
     (sketch / "micro.ino").write_text(INO_GENERATED_RESOLVER)
     assert main(["check-sketch", str(sketch)]) == 0
 
@@ -299,7 +310,7 @@ def test_cli_exit_status_and_json(tmp_path: Path, source_model: Path, capsys: py
     assert main(["check-sketch", str(sketch), "--json"]) == 1
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False and [f["check"] for f in data["findings"] if f["severity"] == "error"] == ["quantization"]
-    assert main(["check-sketch", str(sketch), "--fix", "--json"]) == 0
+    assert main(["check-sketch", str(sketch), "--fix", "--force", "--json"]) == 0
     json.loads(capsys.readouterr().out)
 
 
@@ -367,3 +378,61 @@ def test_all_ops_resolver_registers_every_op(tmp_path: Path, source_model: Path)
     ino = INO_GENERATED_RESOLVER.replace("static ModelOpResolver resolver;", "static tflite::AllOpsResolver resolver;")
     sketch = _make_sketch(tmp_path, source_model, ino.replace("  RegisterModelOps(resolver);\n", ""))
     assert check_sketch(sketch).ok
+
+
+# ---- Generated files present and sane; the audio settings checked (issues 11 sections 5-6, 12 section 2)
+
+@pytest.mark.parametrize("content", [None, b"", b"\x00\xff garbage \x01", b"// nothing here\nint x;\n"],
+                         ids=["missing", "empty", "binary", "garbage"])
+def test_missing_empty_or_garbage_settings_are_a_failure(tmp_path: Path, source_model: Path, content) -> None:
+    sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
+    p = sketch / "model_settings.h"
+    if content is None:
+        p.unlink()
+    else:
+        p.write_bytes(content)
+    report = check_sketch(sketch, measure=False)
+    assert not report.ok
+    assert "settings" in {f.check for f in report.errors}, [f.format() for f in report.findings]
+
+
+def test_cli_never_says_ok_without_settings(tmp_path: Path, source_model: Path, capsys) -> None:
+    sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
+    (sketch / "model_settings.h").write_text("")
+    assert main(["check-sketch", str(sketch)]) == 1
+    out = capsys.readouterr().out
+    assert "OK" not in out and "[settings]" in out
+
+
+@pytest.mark.parametrize("key,value", [("files", ["a"]), ("model", 5), ("arena_measured", "big"),
+                                       ("config_data", {"kind": "kws"})])
+def test_manifest_with_wrong_types_is_one_line(tmp_path: Path, source_model: Path, capsys, key, value) -> None:
+    sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
+    m = sketch / "tinymlkit_export.json"
+    data = json.loads(m.read_text())
+    data[key] = value
+    if key == "config_data":
+        data["config"] = None
+    m.write_text(json.dumps(data))
+    assert main(["check-sketch", str(sketch)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("tinymlkit: error: ") and "tinymlkit_export.json" in err
+
+
+@pytest.mark.parametrize("old,new", [("kAudioWindowStrideMs = 20;", "kAudioWindowStrideMs = 10;"),
+                                     ("kAudioEnablePcan = true;", "kAudioEnablePcan = false;"),
+                                     ("kAudioLowerBandLimit = 125.0f;", "kAudioLowerBandLimit = 300.0f;"),
+                                     ("config->window.step_size_ms = kAudioWindowStrideMs;", "")])
+def test_audio_settings_that_differ_from_the_config(tmp_path: Path, source_model: Path, old: str, new: str) -> None:
+    sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
+    _edit(sketch / "model_settings.h", old, new)
+    report = check_sketch(sketch, measure=False)
+    assert {f.check for f in report.errors} == {"audio-settings"}, [f.format() for f in report.findings]
+
+
+def test_settings_from_an_old_export_without_the_frontend_function(tmp_path: Path, source_model: Path) -> None:
+    sketch = _make_sketch(tmp_path, source_model, INO_GENERATED_RESOLVER)
+    p = sketch / "model_settings.h"
+    p.write_text(re.sub(r"template <typename FrontendConfigT>.*?\n}\n", "", p.read_text(), flags=re.S))
+    errors = check_sketch(sketch, measure=False).errors
+    assert [f.check for f in errors] == ["audio-settings"] and "KitFillFrontendConfig" in errors[0].message

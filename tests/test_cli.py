@@ -94,3 +94,41 @@ def test_bad_inputs_exit_non_zero_with_one_line(micro_speech_dir, tmp_path):
         err = [ln for ln in r.stderr.splitlines() if ln.startswith("tinymlkit: error:")]
         assert len(err) == 1 and message in err[0], r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_predict_reports_good_files_and_one_line_per_bad_one(micro_speech_dir, tmp_path):
+    model = str(micro_speech_dir / "micro_speech_quantized.tflite")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt \x10\x00")
+    r = _cli("kws", "predict", "--model", model, "--labels", LABELS, str(micro_speech_dir / "yes_1000ms.wav"),
+             str(broken), str(tmp_path / "missing.wav"), str(micro_speech_dir / "no_1000ms.wav"))
+    assert r.returncode == 2, r.stderr
+    assert [ln.split(": ")[1].split()[0] for ln in r.stdout.splitlines()] == ["yes", "no"]
+    err = [ln for ln in r.stderr.splitlines() if ln.startswith("tinymlkit: error:")]
+    assert len(err) == 2 and "broken.wav" in err[0] and "missing.wav" in err[1], r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_kws_run_flags_are_checked_before_any_work(tmp_path, capsys):
+    cases = [
+        (["--unknown-share", "-5"], "--unknown-share"),
+        (["--background-volume", "2"], "--background-volume"),
+        (["--lr", "5"], "--lr"),
+        (["--init", str(tmp_path / "no_run")], "no model.keras"),
+        (["--real-eval", str(tmp_path / "nothing")], "--real-eval"),
+    ]
+    for extra, message in cases:
+        assert main(["kws", "run", "--out", str(tmp_path / "run"), "--fast", *extra]) == 2, extra
+        err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("tinymlkit: error:")]
+        assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "run" / "model_int8.tflite").exists()
+
+
+def test_run_takes_the_flags_run_kws_takes():
+    args = build_parser().parse_args(
+        ["kws", "run", "--out", "r", "--data", "a", "--data", "b", "--init", "old", "--lr", "0.001", "--real-eval", "x",
+         "--copies", "2", "--unknown-share", "200", "--silence-share", "30", "--background-volume", "0.2",
+         "--background-frequency", "0.5", "--patience", "3", "--no-balance", "--no-perturb", "--threads", "1"])
+    assert [str(d) for d in args.data] == ["a", "b"] and str(args.init) == "old" and args.lr == 0.001
+    assert args.copies == 2 and args.unknown_share == 200 and args.silence_share == 30 and args.threads == 1
+    assert args.no_balance and args.no_perturb and args.patience == 3 and args.background_frequency == 0.5

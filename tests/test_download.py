@@ -26,6 +26,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         rng = self.headers.get("Range")
         type(self).requests.append(rng)
         start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+        if start >= len(self.payload) and rng:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(self.payload)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         body = self.payload[start:]
         self.send_response(206 if rng else 200)
         self.send_header("Content-Length", str(len(body)))
@@ -113,3 +119,71 @@ def test_extract_refuses_path_traversal(tmp_path):
     with pytest.raises(KitError, match="outside"):
         extract_tar(archive, tmp_path / "out", progress=False)
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_partial_file_longer_than_the_archive_starts_over_once(server, tmp_path):
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    dest = tmp_path / "f.bin"
+    # Size unknown: the server answers 416 to the Range request; the download starts over, once.
+    (tmp_path / "f.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 10))
+    path = download(RemoteFile(server, digest, None), dest, progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert _Handler.requests == [f"bytes={len(PAYLOAD) + 10}-", None]
+    # Size known: no request is wasted on a part that cannot be the start of the file.
+    _Handler.requests = []
+    dest.unlink()
+    (tmp_path / "f.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 10))
+    download(RemoteFile(server, digest, len(PAYLOAD)), dest, progress=False)
+    assert _Handler.requests == [None] and dest.read_bytes() == PAYLOAD
+
+
+def test_a_folder_with_the_learners_files_is_refused_before_downloading(server, tmp_path):
+    out = tmp_path / "my_recordings"
+    out.mkdir()
+    (out / "take1.wav").write_bytes(b"precious")
+    archive = _tar({"./validation_list.txt": b"", "./testing_list.txt": b""})
+    _Handler.payload = archive
+    remote = RemoteFile(server, hashlib.sha256(archive).hexdigest(), len(archive))
+    with pytest.raises(KitError, match="did not create"):
+        download_speech_commands(out, remote=remote, progress=False)
+    assert (out / "take1.wav").read_bytes() == b"precious" and sorted(p.name for p in out.iterdir()) == ["take1.wav"]
+    assert _Handler.requests == []  # refused before a single byte was fetched
+
+
+def test_out_dot_and_a_full_disk_are_refused_before_downloading(server, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    remote = RemoteFile(server, None, len(PAYLOAD))
+    with pytest.raises(KitError, match="current, home or root folder"):
+        download_speech_commands(".", remote=remote, progress=False)
+    huge = RemoteFile(server, None, 1 << 60)
+    with pytest.raises(KitError, match="GB free"):
+        download_speech_commands(tmp_path / "sc", remote=huge, progress=False)
+    assert _Handler.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_extraction_leaves_nothing_behind(tmp_path):
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(_tar({"ok.txt": b"fine", "../escape.txt": b"x"}))
+    with pytest.raises(KitError, match="outside"):
+        extract_tar(archive, tmp_path / "out", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar.gz"]
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"\x1f\x8b" + b"not gzip data" * 100)
+    with pytest.raises(KitError, match="garbage.tar.gz"):
+        extract_tar(garbage, tmp_path / "out", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar.gz", "garbage.tar.gz"]
+
+
+def test_extraction_replaces_only_the_kits_own_folder(tmp_path):
+    archive = tmp_path / "a.tar.gz"
+    archive.write_bytes(_tar({"x.txt": b"new"}))
+    out = tmp_path / "out"
+    extract_tar(archive, out, progress=False)
+    assert (out / "x.txt").read_bytes() == b"new"
+    extract_tar(archive, out, progress=False)  # the kit's own folder: replaced
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "keep.txt").write_bytes(b"mine")
+    with pytest.raises(KitError, match="did not create"):
+        extract_tar(archive, mine, progress=False)
+    assert sorted(p.name for p in mine.iterdir()) == ["keep.txt"]

@@ -244,3 +244,12 @@ def test_model_bytes_input(micro_speech_model: Path) -> None:
     assert report.model == "<model bytes>" and report.macs == 336_000
     with pytest.raises(ModelLoadError):
         inspect_model(b"not a model at all", measure=False)
+
+
+def test_report_holds_no_internal_references(micro_speech_dir):
+    # What a learner reads must not point at project-internal notes (issue 11 section 7).
+    from tinymlkit.inspect import format_report, inspect_model
+    report = inspect_model(micro_speech_dir / "micro_speech_quantized.tflite", target="nano33ble", measure=False)
+    text = format_report(report) + json.dumps(report.to_json())
+    for internal in ("FACTS", "DESIGN.md", "HELPERS", "the project's", "see the project"):
+        assert internal not in text

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +16,10 @@ from tinymlkit.runtime import tflm_available
 pytestmark = pytest.mark.slow
 
 
+REAL = Path(os.environ.get("TINYMLKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) \
+    / "speech_commands_v0.02_test_dev"
+
+
 @pytest.fixture(scope="module")
 def fast_run(tmp_path_factory):
     if not any(tts_available().values()):
@@ -21,7 +27,35 @@ def fast_run(tmp_path_factory):
     from tinymlkit.pipelines.kws import run_kws
 
     base = tmp_path_factory.mktemp("kws")
-    return run_kws(base / "run", fast=True, sketch=base / "sketch", progress=False)
+    real = None
+    if REAL.is_dir():  # a few real speakers to score on, where ../shared is present
+        real = base / "real"
+        for folder in ("yes", "no", "_silence_", "_unknown_", "go"):
+            (real / folder).mkdir(parents=True)
+            for f in sorted((REAL / folder).glob("*.wav"))[:5]:
+                (real / folder / f.name).symlink_to(f)
+    return run_kws(base / "run", fast=True, sketch=base / "sketch", progress=False, real_eval=real)
+
+
+def test_metrics_and_summary_lead_with_balanced_accuracy_and_say_what_it_heard(fast_run):
+    from tinymlkit.pipelines.kws import format_summary
+
+    m = json.loads((fast_run.out / "metrics.json").read_text())
+    assert list(m)[:3] == ["balanced_accuracy", "per_class", "unknown_false_accept_rate"]
+    assert set(m["per_class"]) == {"silence", "unknown", "yes", "no"}
+    assert m["train"]["monitor"] == "val_balanced_accuracy" and "val_balanced_accuracy" in m["train"]["history"]
+    text = format_summary(fast_run)
+    assert "synthetic text-to-speech voices only" in text
+    assert text.index("balanced") < text.index("accuracy ")
+    # Validation and test keep every unknown clip: far more than the 10 % share of old.
+    for split in ("validation", "testing"):
+        c = m["task"]["counts"][split]
+        assert c["unknown"] > c["yes"] + c["no"]
+    if REAL.is_dir():
+        real = m["real_eval"][str(fast_run.out.parent / "real")]
+        assert real["n"] == 25 and real["support"]["unknown"] == 10
+        assert "real clips" in text
+    assert not [p for p in fast_run.out.iterdir() if p.name.startswith(".")]  # no temporary files left
 
 
 def test_run_folder_holds_models_config_and_metrics(fast_run):
@@ -88,3 +122,14 @@ def test_same_seed_same_model(fast_run, tmp_path):
         fit(m, x, y, x[:16], y[:16], TrainConfig(epochs=2, batch_size=16, seed=7), progress=False)
         weights.append(m.get_weights())
     assert all(np.array_equal(a, b) for a, b in zip(*weights))
+
+
+def test_notebooks_reuse_a_finished_run(fast_run, tmp_path):
+    from tinymlkit.errors import KitError
+    from tinymlkit.pipelines.kws import load_run, reuse_or_run_kws
+
+    again = reuse_or_run_kws(fast_run.out, fast=True)  # finished, same mode: nothing trained
+    assert again.metrics == json.loads(json.dumps(fast_run.metrics)) and again.config == fast_run.config
+    assert load_run(fast_run.out).metrics["balanced_accuracy"] == fast_run.metrics["balanced_accuracy"]
+    with pytest.raises(KitError, match="not a finished keyword run"):
+        load_run(tmp_path)

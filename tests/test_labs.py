@@ -5,6 +5,9 @@ release (the labs that train are left to autograde there), autograde four kinds 
 solutions, the untouched release, a broken one with an exception, an endless loop, a deleted and an edited
 test cell, and a noisy one whose graded cells write TensorFlow's log lines and other text to stderr),
 generate feedback and export the grades to CSV. The tests then look at what each step produced.
+
+Every nbgrader call runs with PATH reduced to the system's (/usr/bin:/bin), as on a fresh clone whose venv is
+not activated: the kit's nbgrader_env() is what makes nbgrader find its `alembic`.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from tinymlkit.grading.env import nbgrader_command, nbgrader_env
+
 ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "labs"
 LAB_IDS = sorted(p.name for p in (LABS / "source").iterdir() if (p / f"{p.name}.ipynb").is_file())
@@ -37,18 +42,19 @@ pytestmark = pytest.mark.slow
 
 
 def _nbgrader(course: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, capture_output=True, text=True,
+    proc = subprocess.run(nbgrader_command(*args), cwd=course, capture_output=True, text=True,
                           env=env or _env(), timeout=1500)
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
 
 
+SYSTEM_PATH = "/usr/bin:/bin"
+
+
 def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env.pop("NBGRADER_EXECUTION", None)
-    return env
+    # The system's PATH only (no venv bin on it): nbgrader_env must be what lets nbgrader find `alembic`.
+    return nbgrader_env({**os.environ, "PATH": SYSTEM_PATH})
 
 
 def _nb(path: Path) -> Any:
@@ -146,18 +152,20 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             d.mkdir(parents=True)
             nbformat.write(nb, d / f"{lab}.ipynb")
 
-    # The two validations touch no gradebook: run them beside the main autograde (2 cores).
+    # The two validations touch no gradebook: run them beside the main autograde (2 cores). The training labs'
+    # sources are not validated: autograde of the solved submission runs the same notebook with the same
+    # tests (hidden ones restored) and must give full marks, so validating them would only train them twice.
     t0 = time.perf_counter()
-    src = [str(course / "source" / lab / f"{lab}.ipynb") for lab in LAB_IDS]
+    src = [str(course / "source" / lab / f"{lab}.ipynb") for lab in LAB_IDS if lab not in TRAINING_LABS]
     rel = [str(course / "release" / lab / f"{lab}.ipynb") for lab in LAB_IDS if lab not in TRAINING_LABS]
     validations = {
-        "source": subprocess.Popen([sys.executable, "-m", "nbgrader", "validate", *src], cwd=course,
+        "source": subprocess.Popen(nbgrader_command("validate", *src), cwd=course,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
-        "release": subprocess.Popen([sys.executable, "-m", "nbgrader", "validate", "--invert", *rel], cwd=course,
+        "release": subprocess.Popen(nbgrader_command("validate", "--invert", *rel), cwd=course,
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env()),
     }
     t1 = time.perf_counter()
-    _nbgrader(course, "autograde", "*", "--create", "--CourseDirectory.student_id_exclude=broken,noisy_raw")
+    main = _nbgrader(course, "autograde", "*", "--create", "--CourseDirectory.student_id_exclude=broken,noisy_raw")
     times["autograde solved + untouched (all labs) + noisy lab 4"] = time.perf_counter() - t1
     t1 = time.perf_counter()
     _nbgrader(course, "autograde", NOISY_LAB, "--student=noisy_raw", "--create", "--IgnorePattern.enabled=False")
@@ -173,7 +181,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     _nbgrader(course, "export", "--to", "grades.csv")
     times["feedback + export"] = time.perf_counter() - t0
     print("\nlabs round trip (s):", json.dumps({k: round(v, 1) for k, v in times.items()}))
-    return {"dir": course, "validate": outputs, "broken_log": broken.stdout + broken.stderr, "times": times}
+    return {"dir": course, "validate": outputs, "broken_log": broken.stdout + broken.stderr, "times": times,
+            "main_log": main.stdout + main.stderr}
 
 
 def _scores(course: Path, lab: str, student: str) -> tuple[dict[str, float], float, float]:
@@ -235,7 +244,8 @@ def test_source_notebooks_pass_validate(course: dict[str, Any]) -> None:
     parts = re.split(r"(?=\[ValidateApp \| INFO\] Validating ')", out)
     failed = [p[:2000] + "\n...\n" + p[-3000:] for p in parts
               if "Validating '" in p and "Success! Your notebook passes all the tests." not in p]
-    assert not failed and out.count("Success! Your notebook passes all the tests.") == len(LAB_IDS), "\n\n".join(failed) or out[-4000:]
+    light = [lab for lab in LAB_IDS if lab not in TRAINING_LABS]
+    assert not failed and out.count("Success! Your notebook passes all the tests.") == len(light), "\n\n".join(failed) or out[-4000:]
 
 
 def test_release_fails_validate_in_every_graded_cell(course: dict[str, Any]) -> None:
@@ -308,3 +318,112 @@ def test_export_csv(course: dict[str, Any]) -> None:
         assert got[(lab, "untouched")] == (0.0, max_score)
     assert got[(LIGHT_LAB, "broken")][0] == 5.0
     assert {"lab2_train_kws", "lab6_vww_transfer"} <= {a for a, _ in got}
+
+
+def _hidden_lines(source: Any, release_text: str) -> set[str]:
+    """Lines of the hidden-test regions specific enough to identify them (not also in the release)."""
+    out = set()
+    for c in source.cells:
+        inside = False
+        for line in c.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 20 and line.strip() not in release_text:
+                out.add(line.strip())
+    return out
+
+
+def _plain_html(path: Path) -> str:
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+def test_feedback_has_no_hidden_tests(course: dict[str, Any]) -> None:
+    """No feedback file of any lab holds a hidden test's source, seed or delimiter (searched as rendered text)."""
+    checked = 0
+    for lab in LAB_IDS:
+        source = _nb(course["dir"] / "source" / lab / f"{lab}.ipynb")
+        release = _nb(course["dir"] / "release" / lab / f"{lab}.ipynb")
+        secrets = _hidden_lines(source, "\n".join(c.source for c in release.cells))
+        seeds = set(re.findall(r"default_rng\(\d+\)", "\n".join(secrets)))
+        assert secrets, f"{lab}: no hidden-test lines found in the source"
+        pages = sorted((course["dir"] / "feedback").glob(f"*/{lab}/*.html"))
+        assert len(pages) >= 2, f"{lab}: feedback missing: {pages}"
+        for page in pages:
+            text = _plain_html(page)
+            leaked = [s for s in secrets | seeds if s in text] + [m for m in ("BEGIN HIDDEN", "END HIDDEN") if m in text]
+            assert not leaked, f"{page.relative_to(course['dir'])} shows hidden tests: {leaked[:3]}"
+            checked += 1
+    assert checked >= 2 * len(LAB_IDS)
+
+
+def test_no_checksum_warning_without_a_real_edit(course: dict[str, Any]) -> None:
+    """Untouched and solved submissions restore without nbgrader's checksum warning; a real edit still warns."""
+    assert "Attribute 'checksum'" not in course["main_log"], re.findall(r".*Attribute 'checksum'.*", course["main_log"])[:3]
+    assert "Attribute 'checksum' for cell test_hann_window has changed" in course["broken_log"]
+
+
+def test_tamper_report_of_the_broken_submission(course: dict[str, Any]) -> None:
+    """The edited and the deleted test cell of the broken submission are both reported, nothing else."""
+    from tinymlkit.grading.tamper import tamper_report
+
+    release = json.loads((course["dir"] / "release" / LIGHT_LAB / f"{LIGHT_LAB}.ipynb").read_text())
+    submitted = json.loads((course["dir"] / "submitted" / "broken" / LIGHT_LAB / f"{LIGHT_LAB}.ipynb").read_text())
+    found = {(f.grade_id, f.change) for f in tamper_report(release, submitted)}
+    assert found == {("test_hann_window", "edited"), ("test_frame_signal", "deleted")}, found
+
+
+def test_feedback_names_the_cell_that_ran_out_of_time(course: dict[str, Any]) -> None:
+    text = _plain_html(course["dir"] / "feedback" / "broken" / LIGHT_LAB / f"{LIGHT_LAB}.html")
+    assert "cell log_mel ran out of time" in text, text[-3000:]
+
+
+def _lab_sources() -> list[Path]:
+    return [LABS / "source" / lab / f"{lab}.ipynb" for lab in LAB_IDS]
+
+
+@pytest.mark.parametrize("path", _lab_sources(), ids=lambda p: p.parent.name)
+def test_lab_setup_and_test_cells_only_call_the_library(path: Path) -> None:
+    """The notebook-logic guard of tests/test_course.py, on every cell that is not an answer: public tinymlkit
+    names only, no function longer than 5 lines, and the one fast-mode switch."""
+    import ast
+    import importlib
+
+    def public(module: str, name: str) -> bool:
+        mod = importlib.import_module(module)
+        return not name.startswith("_") and (name in getattr(mod, "__all__", ()) or
+                                             importlib.util.find_spec(f"{module}.{name}") is not None)
+
+    nb = _nb(path)
+    for c in nb.cells:
+        if c.cell_type != "code" or _meta(c).get("solution"):
+            continue
+        src = "\n".join(ln for ln in c.source.splitlines() if not ln.lstrip().startswith(("%", "!")))
+        for node in ast.walk(ast.parse(src)):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tinymlkit"):
+                for alias in node.names:
+                    assert public(node.module, alias.name), f"{path.name}: {node.module}.{alias.name} is not public"
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                assert node.end_lineno - node.lineno <= 5, f"{path.name}: function {node.name} belongs in tinymlkit"
+    setup = _cell(nb, "setup-02").source
+    assert "fast_mode()" in setup and "TINYMLKIT_FAST" not in re.sub(r"#.*", "", setup), (
+        f"{path.name}: use tinymlkit.course.fast_mode(), the one rule for TINYMLKIT_FAST")
+    assert "os.environ.get(\"TINYMLKIT_FAST\")" not in path.read_text()
+
+
+def test_mobilenet_base_cut_after_n_blocks() -> None:
+    """mobilenet_v1_base(blocks=N) keeps the first N separable blocks under their usual names (lab 6's base)."""
+    from tinymlkit.models.mobilenet import MOBILENET_V1_BLOCKS, mobilenet_v1_base
+
+    cut = mobilenet_v1_base((32, 32, 1), 0.25, blocks=5)
+    assert cut.layers[-1].name == "conv_pw_5_relu" and not any(l.name == "conv_dw_6" for l in cut.layers)
+    assert cut.output_shape[1:] == (4, 4, 64)  # 32 -> 16 (conv1) -> 8 (block 2) -> 4 (block 4); 256 * 0.25 filters
+    full = mobilenet_v1_base((32, 32, 1), 0.25)
+    assert full.layers[-1].name == f"conv_pw_{len(MOBILENET_V1_BLOCKS)}_relu"
+    assert [w.shape for w in cut.get_weights()] == [w.shape for w in full.get_weights()][:len(cut.get_weights())]
+    for bad in (0, 14, 2.5, True):
+        with pytest.raises(ValueError):
+            mobilenet_v1_base((32, 32, 1), 0.25, blocks=bad)

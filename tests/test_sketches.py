@@ -14,8 +14,22 @@ from tinymlkit.export import GENERATED_FILES, export_model
 from tinymlkit.sketches import (MODEL_SKETCHES, SKETCHES, generated_name_problems, include_problems, library_src,
                                 sketch_dir)
 
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16", "-Os", "-std=c++17",
+# How the arduino:mbed_nano 4.2.4 core compiles C++ for the Nano 33 BLE (its platform.txt and the
+# ARDUINO_NANO33BLE variant's flag files): gnu++14, the soft-float calling convention with the FPU, and
+# the core's defines. Plain char is unsigned on ARM, so the host builds use -funsigned-char too.
+BOARD_CXX_FLAGS = ["-std=gnu++14", "-DARDUINO=10607", "-DARDUINO_ARCH_MBED_NANO", "-DARDUINO_ARCH_MBED"]
+ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", *BOARD_CXX_FLAGS,
              "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"]
+HOST_FLAGS = [*BOARD_CXX_FLAGS, "-funsigned-char"]
+"""The board's language and defines on the host compiler (x86 char is signed unless told otherwise)."""
+WARNINGS = ["-Wall", "-Wextra", "-Werror"]
+"""On the project's own files: a warning is a failure."""
+
+
+BOARD_LIBRARY = library_src().parents[1] / "TinyMLKitBoard" / "src"
+"""The kit's second Arduino library: board code (camera, interpreter bring-up, BENCH timing), one copy."""
+ARDUINO_CLI_MIN = "1.3.0"
+"""The first arduino-cli that accepts `dir:` library entries in sketch.yaml (1.1 and 1.2 reject them)."""
 
 
 @pytest.mark.parametrize("name", SKETCHES)
@@ -26,7 +40,8 @@ def test_sketch_folder_layout(name):
     yaml = (d / "sketch.yaml").read_text()
     assert "fqbn: arduino:mbed_nano:nano33ble" in yaml
     assert re.search(r"platform: arduino:mbed_nano \(\d+\.\d+\.\d+\)", yaml)
-    assert "dir: ../libraries/TinyMLKit" in yaml
+    for profile in re.split(r"^  (?=\w+:\n)", yaml.split("profiles:", 1)[1], flags=re.M)[1:]:
+        assert "dir: ../libraries/TinyMLKit\n" in profile and "dir: ../libraries/TinyMLKitBoard\n" in profile, profile
     for lib in re.findall(r"^\s*- ([A-Za-z_]\w*)(?: \(([^)]*)\))?\s*$", yaml, re.M):
         assert lib[1], f"{name}/sketch.yaml: library {lib[0]} has no pinned version"
     if name in MODEL_SKETCHES:
@@ -34,21 +49,68 @@ def test_sketch_folder_layout(name):
 
 
 @pytest.mark.parametrize("name", SKETCHES)
+def test_arduino_cli_version_is_one_that_accepts_the_profiles(name):
+    d = sketch_dir(name)
+    for f in (d / "sketch.yaml", d / "README.md"):
+        text = f.read_text(encoding="utf-8")
+        for m in re.finditer(r"arduino-cli (\d+\.\d+(?:\.\d+)?)\+? or newer|arduino-cli (\d+\.\d+(?:\.\d+)?)\+", text):
+            assert (m.group(1) or m.group(2)) == ARDUINO_CLI_MIN, f"{f}: says {m.group(0)!r}"
+    assert f"arduino-cli {ARDUINO_CLI_MIN} or newer" in (d / "sketch.yaml").read_text(encoding="utf-8")
+
+
+def _include_problems(folder: Path, generated_expected: bool) -> list[str]:
+    """Includes that resolve nowhere a board build looks: sketch folder, both kit libraries, pinned headers."""
+    problems = include_problems(folder, generated_expected=generated_expected)
+    # tinymlkit.sketches.include_problems knows the TinyMLKit library; the board library is checked here.
+    return [msg for msg in problems
+            if not (m := re.search(r'#include "([^"]+)"', msg)) or not (BOARD_LIBRARY / m.group(1)).is_file()]
+
+
+def _board_library_names() -> set[str]:
+    """Constants the board library defines (kFrameWidth... in kit_camera.h)."""
+    names: set[str] = set()
+    for f in BOARD_LIBRARY.glob("*.h"):
+        names |= set(re.findall(r"\bconstexpr\s+[\w:]+\s+(k[A-Z]\w*)\s*=", f.read_text(encoding="utf-8")))
+    return names
+
+
+def _generated_name_problems(folder: Path) -> list[str]:
+    """generated_name_problems, without the names the board library defines for the sketch."""
+    board = _board_library_names()
+    return [msg for msg in generated_name_problems(folder)
+            if not (m := re.search(r"uses (\w+), which no generated header defines", msg)) or m.group(1) not in board]
+
+
+@pytest.mark.parametrize("name", SKETCHES)
 def test_includes_resolve(name):
     generated_committed = name == "kws"
-    assert include_problems(sketch_dir(name), generated_expected=generated_committed) == []
+    assert _include_problems(sketch_dir(name), generated_committed) == []
 
 
-def test_camera_glue_copies_are_identical():
-    ref = sketch_dir("person_detection")
-    for other in ("capture_image", "test_camera"):
-        for f in ("camera.h", "camera_config.h"):
-            assert (sketch_dir(other) / f).read_bytes() == (ref / f).read_bytes(), f"{other}/{f} drifted"
+def test_board_code_lives_once_in_the_board_library():
+    for f in ("kit_camera.h", "kit_camera_config.h", "kit_interpreter.h", "kit_bench.h"):
+        assert (BOARD_LIBRARY / f).is_file(), f
+    for name in SKETCHES:
+        d = sketch_dir(name)
+        copies = [f.name for f in d.iterdir() if f.name in ("camera.h", "camera_config.h") or
+                  (f.suffix in (".h", ".cpp") and (BOARD_LIBRARY / f.name).is_file())]
+        assert not copies, f"{name}: copies of the board library's files: {copies}"
+        ino = (d / f"{name}.ino").read_text(encoding="utf-8")
+        if name in MODEL_SKETCHES:
+            # The interpreter is brought up by the library's helper, and the sketch answers BENCH.
+            assert "kit_interpreter_begin(" in ino and "MicroInterpreter interpreter(" not in ino
+            assert "kit_bench_inference(" in ino and "kit_bench_step(" in ino and "kit_bench_poll(" in ino
+        if "KIT_CAMERA" in ino or "camera_read(" in ino:
+            assert '#include "kit_camera.h"' in ino
+    props = (BOARD_LIBRARY.parent / "library.properties").read_text()
+    assert "name=TinyMLKitBoard" in props
+    # Header-only: a sketch that includes none of it (capture_audio) compiles none of it.
+    assert not list(BOARD_LIBRARY.glob("*.cpp")) and not list(BOARD_LIBRARY.glob("*.c"))
 
 
 def test_kws_committed_files_pass_check_sketch_and_names_exist():
     d = sketch_dir("kws")
-    assert generated_name_problems(d) == []
+    assert _generated_name_problems(d) == []
     report = check_sketch(d)
     assert report.ok, [f.format() for f in report.errors]
     assert report.model and report.model.endswith("model_int8.tflite")
@@ -112,11 +174,12 @@ def person_sketch(tmp_path_factory, person_detection_dir) -> Path:
 def test_person_detection_exported_passes_check_sketch(person_sketch):
     report = check_sketch(person_sketch)
     assert report.ok, [f.format() for f in report.errors]
-    assert include_problems(person_sketch) == []
+    assert _include_problems(person_sketch, True) == []
 
 
 def test_person_detection_generated_names_exist(person_sketch):
-    problems = generated_name_problems(person_sketch)
+    problems = _generated_name_problems(person_sketch)
+    assert _board_library_names() >= {"kFrameWidth", "kFrameHeight", "kFrameFormat", "kFrameBytes"}
     assert problems == [], ("the sketch needs names export.py does not write yet (kPixelToInt8: the pixel->int8 "
                             f"table of tinymlkit.vision.int8_input; change requested from the lead): {problems}")
 
@@ -153,12 +216,11 @@ def _arm() -> tuple[str, str]:
 def _arm_size(folder: Path, tmp_path: Path, extra: list[Path]) -> dict[str, int]:
     gxx, size = _arm()
     lib = library_src()
-    sources = [lib / "recognize_commands.cpp", lib / "image_convert.cpp", lib / "frame_codec.cpp",
-               folder / "model_data.cc", *extra]
+    sources = [*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra]
     objs = []
     for src in sources:
         obj = tmp_path / (src.stem + ".o")
-        r = subprocess.run([gxx, *ARM_FLAGS, "-Wall", "-Werror", f"-I{lib}", f"-I{folder}", "-c", str(src),
+        r = subprocess.run([gxx, *ARM_FLAGS, *WARNINGS, f"-I{lib}", f"-I{folder}", "-c", str(src),
                             "-o", str(obj)], capture_output=True, text=True)
         assert r.returncode == 0, f"{src}: {r.stderr}"
         objs.append(obj)
@@ -202,3 +264,23 @@ def test_person_detection_plain_cpp_and_model_build_for_cortex_m4f(tmp_path, per
     model_bytes = int(re.search(r"kModelBytes = (\d+)", (person_sketch / "model_settings.h").read_text()).group(1))
     assert sizes["flash"] > model_bytes
     print(f"person_detection plain C++ + model on Cortex-M4F: flash {sizes['flash']} B, static RAM {sizes['ram']} B")
+
+
+def _host_build(folder: Path, tmp_path: Path, extra: list[Path]) -> None:
+    gxx = shutil.which("g++")
+    if gxx is None:
+        pytest.skip("g++ is not installed (apt-get install g++); the host build cannot be checked here")
+    lib = library_src()
+    for src in [*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra]:
+        r = subprocess.run([gxx, *HOST_FLAGS, *WARNINGS, f"-I{lib}", f"-I{folder}", "-c", str(src),
+                            "-o", str(tmp_path / (src.stem + ".host.o"))], capture_output=True, text=True)
+        assert r.returncode == 0, f"{src}: {r.stderr}"
+
+
+def test_kws_library_and_generated_headers_build_on_the_host_like_the_board(tmp_path):
+    folder = sketch_dir("kws")
+    _host_build(folder, tmp_path, [_settings_user(folder, tmp_path)])
+
+
+def test_person_detection_library_and_generated_headers_build_on_the_host_like_the_board(tmp_path, person_sketch):
+    _host_build(person_sketch, tmp_path, [_settings_user(person_sketch, tmp_path)])

@@ -24,6 +24,8 @@ from tinymlkit.vision.int8_input import pixel_to_int8_table, pixels_to_int8
 from tinymlkit.vision.pixels import decode_frame, rgb888_to_rgb565
 from tinymlkit.vision.preprocess import prepare_frame
 
+from test_sketches import HOST_FLAGS, WARNINGS
+
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "arduino_sketches" / "libraries" / "TinyMLKit" / "src"
 MAIN = Path(__file__).resolve().parent / "cpp" / "sketch_convert_main.cpp"
@@ -33,12 +35,12 @@ FMT = {"gray8": 1, "rgb565_be": 2, "rgb565_le": 3, "rgb888": 16}
 
 @pytest.fixture(scope="module")
 def tool(tmp_path_factory) -> Path:
-    """The host driver, built with warnings as errors."""
+    """The host driver, built with the board's language flags and warnings as errors."""
     gxx = shutil.which("g++")
     if gxx is None:
         pytest.skip("g++ is not installed (apt-get install g++); the sketches' C++ cannot be checked here")
     exe = tmp_path_factory.mktemp("sketch_cpp") / "sketch_convert"
-    cmd = [gxx, "-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", f"-I{LIB}", str(MAIN),
+    cmd = [gxx, *HOST_FLAGS, "-O2", *WARNINGS, f"-I{LIB}", str(MAIN),
            str(LIB / "recognize_commands.cpp"), str(LIB / "image_convert.cpp"), "-o", str(exe)]
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -100,3 +100,14 @@ def test_label_items_maps_other_words_to_unknown(tmp_path):
     assert labels == [0, 1, 1, 2, 2, 3, 3] and skipped == []
     items, skipped = label_items(root, ("yes", "no"))
     assert len(items) == 4 and len(skipped) == 3
+
+
+def test_one_bad_background_noise_file_does_not_stop_the_dataset(tmp_path, capsys):
+    root = _make_folder(tmp_path / "ds")
+    noise = root / "_background_noise_"
+    write_wav(noise / "good.wav", np.zeros(32000, np.float32))
+    (noise / "bad.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEfmt \x08\x00\x00\x00\x01\x00\x01\x00\x80>\x00\x00")
+    ds = build_dataset(root, KwsTaskConfig(words=("yes", "no")))
+    assert len(ds.background) == 1
+    assert any("bad.wav" in s for s in ds.skipped)
+    assert "bad.wav" in capsys.readouterr().err

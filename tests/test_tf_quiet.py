@@ -5,8 +5,7 @@ import os
 import subprocess
 import sys
 
-from tinymlkit.runtime import capture_stderr_fd
-from tinymlkit.tf_quiet import drop_known_tf_noise
+from tinymlkit.tf_quiet import capture_stderr_fd, drop_known_tf_noise
 
 NOISE = (b"E0000 00:00:1795350643.831131   23084 node_def_util.cc:682] NodeDef mentions attribute "
          b"use_unbounded_threadpool which is not in the op definition: Op<name=MapDataset>\n")
@@ -30,3 +29,15 @@ def test_importing_tensorflow_through_the_kit_prints_nothing():
                        env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"})
     assert r.returncode == 0 and r.stdout.strip()
     assert "I0000" not in r.stderr and "E0000" not in r.stderr and "oneDNN" not in r.stderr, r.stderr
+
+
+def test_capture_leaves_no_temporary_file(tmp_path, monkeypatch):
+    # The capture used to create /tmp/tinymlkit-stderr-* files that error paths never removed.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    with capture_stderr_fd() as log:
+        os.write(2, b"from C++\n")
+        assert log.read_text() == "from C++\n"
+    assert log.read_text() == "from C++\n"
+    assert list(tmp_path.iterdir()) == []

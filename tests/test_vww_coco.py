@@ -10,6 +10,7 @@ from PIL import Image
 
 from tinymlkit.cli import main
 from tinymlkit.data.vww_coco import CocoError, build_vww_folder, load_coco, vww_labels
+from tinymlkit.errors import KitError
 from tinymlkit.vision.image_io import load_image
 
 W, H = 200, 100  # image area 20,000 px; 0.5 % of it is 100 px
@@ -131,3 +132,78 @@ def test_cli_data_vww_coco(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     rc = main(["data", "vww-coco", "--annotations", str(tmp_path / "nope.json"), "--images", str(tmp_path),
                "--out", str(tmp_path / "o2")])
     assert rc == 2 and "nope.json: no such annotation file" in capsys.readouterr().err
+
+
+def _folder_state(root: Path) -> dict[str, set[str]]:
+    return {lab: {p.name for p in (root / lab).iterdir()} for lab in ("person", "non_person")}
+
+
+def test_rebuild_with_another_rule_leaves_one_consistent_dataset(tmp_path: Path) -> None:
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps(_coco()))
+    _write_images(tmp_path / "images")
+    out = tmp_path / "vww"
+    build_vww_folder(ann, tmp_path / "images", out, 32, 32, 3, progress=False)
+    # Crowds ignored and a lower threshold: image 4 becomes non_person, image 2 becomes person.
+    rep = build_vww_folder(ann, tmp_path / "images", out, 32, 32, 3, min_area=0.0049, include_crowd=False,
+                           progress=False)
+    state = _folder_state(out)
+    assert state["person"] & state["non_person"] == set()
+    want = {im.image_id: im.person for im in vww_labels(_coco(), min_area=0.0049, include_crowd=False)}
+    for i, person in want.items():
+        name = f"COCO_{i:03d}.png"
+        if i in (3, 6):  # missing and truncated on disk
+            continue
+        assert name in state["person" if person else "non_person"], (name, state)
+    assert rep.written == {"person": 1, "non_person": 1}  # the two images that moved
+    manifest = json.loads((out / "vww_manifest.json").read_text())
+    assert manifest["include_crowd"] is False and manifest["min_area"] == 0.0049
+
+
+def test_file_names_outside_the_images_folder_are_refused(tmp_path: Path) -> None:
+    _write_images(tmp_path / "images")
+    secret = tmp_path / "secret.jpg"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(secret)
+    data = _coco()
+    data["images"][0]["file_name"] = "../secret.jpg"
+    data["images"][1]["file_name"] = str(secret)
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps(data))
+    rep = build_vww_folder(ann, tmp_path / "images", tmp_path / "vww", 32, 32, 3, progress=False)
+    refused = {f for f, r in rep.skipped if "points outside" in r}
+    assert refused == {"../secret.jpg", str(secret)}
+    assert "secret.png" not in {n for names in _folder_state(tmp_path / "vww").values() for n in names}
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d.update(images={"a": 1}), "'images' is a dict"),
+    (lambda d: d["annotations"].append("oops"), "annotation entry 'oops' is not an object"),
+    (lambda d: d["annotations"][0].update(bbox=[1, 2]), "4-number 'bbox'"),
+    (lambda d: d["annotations"][0].update(bbox=[1, 2, "wide", 3]), "is not a number"),
+    (lambda d: d["images"][0].update(width="200"), "is not a number"),
+    (lambda d: d["categories"].append(7), "category entry 7 is not an object"),
+])
+def test_malformed_annotations_are_one_clear_error(tmp_path: Path, mutate, message) -> None:
+    data = _coco()
+    mutate(data)
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps(data))
+    with pytest.raises(CocoError, match=message):
+        vww_labels(load_coco(ann), where=str(ann))
+
+
+def test_a_folder_holding_other_files_is_refused_and_kept(tmp_path: Path) -> None:
+    ann = tmp_path / "instances.json"
+    ann.write_text(json.dumps(_coco()))
+    _write_images(tmp_path / "images")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(KitError, match="did not create"):
+        build_vww_folder(ann, tmp_path / "images", mine, 32, 32, 3, progress=False)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+    build_vww_folder(ann, tmp_path / "images", tmp_path / "vww", 32, 32, 3, progress=False)
+    with pytest.raises(KitError, match="holds images of size 32x32x3"):
+        build_vww_folder(ann, tmp_path / "images", tmp_path / "vww", 48, 48, 3, progress=False)
+    with pytest.raises(KitError, match="--size"):
+        build_vww_folder(ann, tmp_path / "images", tmp_path / "v0", 0, 0, 3, progress=False)

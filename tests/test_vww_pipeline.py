@@ -103,6 +103,9 @@ def test_vww_run_evaluate_predict_from_the_command_line(tmp_path: Path, capsys: 
     assert rc == 0
     summary = capsys.readouterr().out
     assert "Person detector: MobileNetV1 alpha 0.25 at 32x32x1" in summary
+    # Trained on drawings: the summary says so, calls the score a smoke test, and asks for real photos.
+    assert "trained on: synthetic drawn figures (pipeline smoke test: not real people)" in summary
+    assert "pipeline smoke test, not a score on real people" in summary and "--real-eval DIR" in summary
     for name in ("model_int8.tflite", "model_float.tflite", "model.keras", "config.json", "metrics.json",
                  "training.png", "confusion.png"):
         assert (run / name).is_file(), name
@@ -111,6 +114,7 @@ def test_vww_run_evaluate_predict_from_the_command_line(tmp_path: Path, capsys: 
     assert (cfg.image.width, cfg.image.height, cfg.image.channels) == (32, 32, 1)
     assert cfg.labels == PERSON_LABELS and cfg.task.alpha == 0.25
     m = json.loads((run / "metrics.json").read_text())
+    assert m["synthetic"] is True and m["real_photos"] is None
     key = "int8_tflm" if tflm_available() else "int8_litert"
     for k in ("accuracy", "balanced_accuracy", "per_class", "confusion", "n"):
         assert k in m[key] and k in m["float"]
@@ -153,3 +157,30 @@ def test_vww_run_evaluate_predict_from_the_command_line(tmp_path: Path, capsys: 
     assert rc == 2
     assert all(f"{p}: " in cap.out for p in imgs) and "broken.jpg" in cap.err
     assert "non_person" in cap.out or "person" in cap.out
+
+
+@needs_tflm
+@pytest.mark.shared
+@pytest.mark.slow
+def test_fine_tuned_real_base_reports_before_and_after_on_real_photos(person_detection_dir: Path, shared_data: Path,
+                                                                    tmp_path: Path) -> None:
+    """From person_detect.tflite, fine-tuned on real photos; scored beside the untouched detector."""
+    from tinymlkit.pipelines.vww import format_summary, load_real_photos, run_vww, split_photos
+
+    # Train on the Dollar Street photos; the Open Images ones are a second, held-out source.
+    photos = load_real_photos(shared_data / "people_smoke" / "dollarstreet_ccby4")
+    data = split_photos(photos, seed=0)
+    held_out = shared_data / "people_smoke" / "openimages_wakevision_dummy"
+    r = run_vww(tmp_path / "run", data=data, weights=str(person_detection_dir / "person_detect.tflite"), epochs=2,
+                batch_size=16, real_eval=held_out, progress=False)
+    m = r.metrics
+    assert "person_detect.tflite" in m["trained_on"] and "real photos" in m["trained_on"]
+    assert m["synthetic"] is False
+    before, after = m["real_photos"]["before"], m["real_photos"]["after"]
+    assert before["n"] == after["n"] == 10
+    assert m["start_model_on_test_split"]["n"] == m["task"]["test_examples"] == len(data.test[1])
+    # Two epochs from the real base keep most of what it knew (the reference gets ~0.84 on all 55 photos).
+    assert m["int8_tflm"]["balanced_accuracy"] >= 0.6, m["int8_tflm"]
+    assert m["model_bytes"]["int8"] <= 300 * 1024 and m["arena_bytes"] <= 100 * 1024
+    text = format_summary(r)
+    assert "reference detector (before)" in text and "real photos (10" in text

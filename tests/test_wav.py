@@ -108,3 +108,77 @@ def test_loudest_window_finds_the_word():
     x[30000:34000] = 0.8
     clip, start = loudest_window(x, 16000)
     assert len(clip) == 16000 and start <= 30000 and start + 16000 >= 34000
+
+
+# --- Hostile headers: every allocation a header controls is bounded; every failure is a WavError ---------
+
+def _riff(fmt_body: bytes, data: bytes, data_size: int | None = None) -> bytes:
+    import struct
+
+    fmt = b"fmt " + struct.pack("<I", len(fmt_body)) + fmt_body
+    d = b"data" + struct.pack("<I", len(data) if data_size is None else data_size) + data
+    body = b"WAVE" + fmt + d
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def _fmt(rate: int = 16000, channels: int = 1, width: int = 2) -> bytes:
+    import struct
+
+    return struct.pack("<HHIIHH", 1, channels, rate, rate * channels * width, channels * width, 8 * width)
+
+
+@pytest.mark.parametrize("cut", [8, 14])
+def test_fmt_chunk_cut_short_is_a_wav_error_naming_the_file(tmp_path, cut):
+    p = tmp_path / "cut.wav"
+    p.write_bytes(_riff(_fmt()[:cut], b"\0\0" * 100))
+    with pytest.raises(WavError, match="damaged or unsupported WAV header") as e:
+        read_wav(p)
+    assert str(p) in str(e.value)
+
+
+def test_a_1_hz_header_is_refused_before_resampling(tmp_path):
+    p = tmp_path / "one_hz.wav"
+    p.write_bytes(_riff(_fmt(rate=1), b"\x01\x00" * 16000))
+    with pytest.raises(WavError, match="sample rate 1 Hz in the header is outside"):
+        read_wav(p, 16000, allow_resample=True)
+
+
+def test_a_header_claiming_gigabytes_allocates_only_what_the_file_holds(tmp_path):
+    import tracemalloc
+
+    p = tmp_path / "liar.wav"
+    p.write_bytes(_riff(_fmt(), b"\x01\x00" * 500, data_size=2**31 - 2))
+    tracemalloc.start()
+    try:
+        with pytest.raises(WavError, match="truncated|claims"):
+            read_wav(p)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20, f"reading a 1 KB file peaked at {peak / 2**20:.0f} MiB"
+
+
+def test_odd_rates_resample_to_the_right_length(tmp_path):
+    for rate in (44101, 383_999):
+        x = np.sin(np.arange(rate // 4) * 2 * np.pi * 440 / rate).astype(np.float32) * 0.5
+        p = write_wav(tmp_path / f"r{rate}.wav", x, sample_rate=rate)
+        y, r = read_wav(p, 16000, allow_resample=True)
+        assert r == 16000 and abs(len(y) - 4000) <= 1
+
+
+def test_resample_advice_names_the_command_line_flag(tmp_path):
+    p = write_wav(tmp_path / "a.wav", np.zeros(800, np.float32), sample_rate=8000)
+    with pytest.raises(WavError, match="--resample"):
+        read_wav(p, 16000)
+
+
+def test_a_folder_and_control_characters_in_names(tmp_path):
+    d = tmp_path / "clip.wav"
+    d.mkdir()
+    with pytest.raises(WavError, match="is a folder"):
+        read_wav(d)
+    evil = tmp_path / "x\x1b[2Jy.wav"
+    evil.write_bytes(b"junk")
+    with pytest.raises(WavError) as e:
+        read_wav(evil)
+    assert "\x1b" not in str(e.value) and "\\x1b[2Jy.wav" in str(e.value)

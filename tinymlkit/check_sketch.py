@@ -24,12 +24,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, KwsRunConfig, VwwRunConfig, from_dict, load_run_config
+from .config import (FRONTEND_FIELDS, AudioFrontendConfig, ConfigError, KwsRunConfig, VwwRunConfig, from_dict,
+                     load_run_config)
 from .errors import KitError
-from .export import ARENA_HEADROOM_FRACTION, ARENA_HEADROOM_MIN, MANIFEST, arena_with_headroom, export_model
+from .export import (ARENA_HEADROOM_FRACTION, ARENA_HEADROOM_MIN, MANIFEST, MODEL_DIR, arena_with_headroom,
+                     export_model)
 from .inspect import measure_arena_isolated
 from .runtime import ModelLoadError, tflm_available
-from .tflite_file import TfliteModel, read_tflite
+from .tflite_file import TfliteModel, prod, read_tflite
 from .tflm_ops import METHOD_FOR_OP, PINNED_LIBRARY, RESOLVER_METHODS, version_problem
 
 __all__ = [
@@ -44,14 +46,15 @@ __all__ = [
     "embedded_models",
     "check_sketch",
     "fix_sketch",
+    "c_literal_value",
     "CHECKS",
 ]
 
 SOURCE_SUFFIXES = (".ino", ".cpp", ".cc", ".c", ".h", ".hpp")
 GENERATED_OPS = "model_ops.h"
 SETTINGS = "model_settings.h"
-CHECKS = ("model", "op-missing", "resolver-size", "resolver-method", "arena", "labels", "input-shape",
-          "quantization", "model-bytes", "op-version")
+CHECKS = ("model", "settings", "op-missing", "resolver-size", "resolver-method", "arena", "labels", "input-shape",
+          "quantization", "audio-settings", "model-bytes", "op-version")
 """Every check, by the name its findings carry."""
 
 
@@ -254,8 +257,43 @@ def _eval_float(expr: str) -> float | None:
         return None
 
 
+_SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, '"': 34, "'": 39, "?": 63}
+
+
+def c_literal_value(body: str) -> str:
+    """The text a C string literal's body (between the quotes) stands for: escapes decoded, bytes as UTF-8."""
+    out = bytearray()
+    i, n = 0, len(body)
+    while i < n:
+        ch = body[i]
+        if ch != "\\" or i + 1 >= n:
+            out += ch.encode("utf-8")
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if nxt in _SIMPLE_ESCAPES:
+            out.append(_SIMPLE_ESCAPES[nxt])
+            i += 2
+        elif nxt in "01234567":
+            m = re.match(r"[0-7]{1,3}", body[i + 1:])
+            out.append(int(m.group(0), 8) & 0xFF)  # type: ignore[union-attr]
+            i += 1 + len(m.group(0))  # type: ignore[union-attr]
+        elif nxt == "x":
+            m = re.match(r"[0-9a-fA-F]+", body[i + 2:])
+            if m is None:
+                out += b"x"
+                i += 2
+            else:
+                out.append(int(m.group(0), 16) & 0xFF)
+                i += 2 + len(m.group(0))
+        else:
+            out += nxt.encode("utf-8")
+            i += 2
+    return out.decode("utf-8", errors="replace")
+
+
 def _strings(array_text: str) -> list[str]:
-    return [json.loads(f'"{s}"') for s in re.findall(r'"((?:[^"\\]|\\.)*)"', array_text)]
+    return [c_literal_value(s) for s in re.findall(r'"((?:[^"\\]|\\.)*)"', array_text)]
 
 
 _ARRAY_RE = re.compile(r"(?:unsigned\s+char|uint8_t|char|int8_t)\s+(?:const\s+)?(\w+)\s*\[[^\]]*\]\s*"
@@ -363,7 +401,7 @@ def _find_model_file(sketch: Path, settings: dict[str, Constant], manifest: dict
         names = _strings(settings["kModelFile"].value)
         if names:
             name = names[0]
-            candidates += [sketch / name, sketch / "data" / name, sketch.parent / name]
+            candidates += [sketch / name, sketch / MODEL_DIR / name, sketch / "data" / name, sketch.parent / name]
             if manifest and manifest.get("model"):
                 candidates.append((sketch / manifest["model"]).parent / name)
     for c in candidates:
@@ -372,15 +410,34 @@ def _find_model_file(sketch: Path, settings: dict[str, Constant], manifest: dict
     return None
 
 
+_MANIFEST_TYPES: dict[str, tuple[type, ...]] = {
+    "generated_by": (str,), "model": (str,), "model_sha256": (str,), "model_bytes": (int,),
+    "config": (str, type(None)), "config_data": (dict, type(None)), "arena_measured": (int, type(None)),
+    "files": (dict,), "copies": (dict,),
+}
+
+
 def _load_manifest(sketch: Path) -> dict[str, Any] | None:
     p = sketch / MANIFEST
     if not p.is_file():
         return None
     try:
         data = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise SketchError(f"{p}: not a readable export manifest ({e}); delete it or run --fix") from None
-    return data if isinstance(data, dict) else None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise SketchError(f"{p}: not a readable export manifest ({type(e).__name__}); run "
+                          "`tinymlkit check-sketch --fix --force` to rewrite it") from None
+    if not isinstance(data, dict):
+        raise SketchError(f"{p}: not an export manifest (a JSON object is expected); run --fix --force to rewrite it")
+    for key, types in _MANIFEST_TYPES.items():
+        if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
+            names = " or ".join("null" if t is type(None) else {"str": "a string", "int": "an integer",
+                                                                "dict": "an object"}[t.__name__] for t in types)
+            raise SketchError(f"{p}: field {key!r} is {data[key]!r}; expected {names}. Run --fix --force to rewrite it")
+    for key in ("files", "copies"):
+        for name, digest in (data.get(key) or {}).items():
+            if not isinstance(digest, str):
+                raise SketchError(f"{p}: {key}[{name!r}] is {digest!r}; expected a SHA-256 string")
+    return data
 
 
 def _config_from_manifest(sketch: Path, manifest: dict[str, Any] | None) -> KwsRunConfig | VwwRunConfig | None:
@@ -393,8 +450,8 @@ def _config_from_manifest(sketch: Path, manifest: dict[str, Any] | None) -> KwsR
         cls = VwwRunConfig if data.get("kind") == "vww" else KwsRunConfig
         try:
             return from_dict(cls, data, where=f"{sketch / MANIFEST}:config_data")
-        except ConfigError:
-            return None
+        except ConfigError as e:
+            raise SketchError(str(e)) from None
     return None
 
 
@@ -426,13 +483,15 @@ def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[st
         findings.append(Finding("model", f"{SETTINGS} names {named!r}, which is not in the sketch folder or where "
                                 "the export manifest says; pass --model PATH to check against it",
                                 settings["kModelFile"].file, settings["kModelFile"].line))
-    file_bytes = model_path.read_bytes() if model_path else None
-    if file_bytes is not None:
-        tm: TfliteModel | None = read_tflite(model_path)  # type: ignore[arg-type]
+    findings += _check_generated_present(sketch, files, settings, manifest is not None)
+    file_bytes = None
+    if model_path is not None:
         model_label = os.path.normpath(str(model_path))
+        tm: TfliteModel | None = read_tflite(model_path, model_label)  # validated in full; errors name the file
+        file_bytes = model_path.read_bytes()
     elif embedded:
-        tm = read_tflite(embedded[0][1])
-        model_label = f"{embedded[0][2].rel}:{embedded[0][0]} (embedded)"
+        model_label = f"{sketch / embedded[0][2].rel}:{embedded[0][0]} (embedded)"
+        tm = read_tflite(embedded[0][1], model_label)
     else:
         tm, model_label = None, None
         findings.append(Finding("model", "no model found: neither a .tflite named by model_settings.h nor a model "
@@ -470,7 +529,10 @@ def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[st
 
     if tm is not None:
         findings += _check_ops(tm, files)
-        findings += _check_settings(tm, settings, consts, _config_from_manifest(sketch, manifest))
+        config = _config_from_manifest(sketch, manifest)
+        findings += _check_settings(tm, settings, consts, config)
+        if isinstance(config, KwsRunConfig) and settings:
+            findings += _check_audio_settings(config.audio, settings, consts, sketch)
         findings += _check_arena(tm, file_bytes if file_bytes is not None else embedded[0][1], files, consts, measure,
                                  model_label or "")
         for name, version in sorted({(o.name, o.version) for o in tm.opcodes}):
@@ -485,6 +547,71 @@ def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[st
                 findings.append(Finding("note", f"{name} was edited after `tinymlkit export` wrote it (generated "
                                         "files are rewritten by --fix)", name, severity="note"))
     return SketchReport(sketch, model_label, tuple(findings))
+
+
+_INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
+_REQUIRED_SETTINGS = ("kNumLabels", "kLabels", "kInputShape", "kInputElementCount", "kTensorArenaSize")
+
+
+def _check_generated_present(sketch: Path, files: list[SourceFile], settings: dict[str, Constant],
+                             exported: bool) -> list[Finding]:
+    """Generated headers the sketch includes (or the manifest promises) must exist and hold their constants."""
+    out: list[Finding] = []
+    included = {(m.group(1), f.rel, f.line_of(m.start())) for f in files for m in _INCLUDE_RE.finditer(f.code)}
+    wanted = {name for name, _, _ in included}
+    for name in ("model_settings.h", "model_ops.h", "model_data.h"):
+        if name not in wanted and not (exported and name == SETTINGS):
+            continue
+        where = next(((rel, line) for n, rel, line in sorted(included) if n == name), (None, None))
+        if not (sketch / name).is_file():
+            out.append(Finding("settings", f"{name} is missing; run `tinymlkit export` (or check-sketch --fix) to "
+                               "generate it", where[0], where[1]))
+    if (sketch / SETTINGS).is_file():
+        missing = [k for k in _REQUIRED_SETTINGS if k not in settings]
+        if missing:
+            text = (sketch / SETTINGS).read_bytes()
+            what = "empty" if not text.strip() else "not a generated settings header"
+            out.append(Finding("settings", f"{SETTINGS} is {what}: it does not define {', '.join(missing)}; run "
+                               "`tinymlkit check-sketch --fix` (add --force if you edited it by hand)", SETTINGS))
+    return out
+
+
+def _check_audio_settings(audio: AudioFrontendConfig, settings: dict[str, Constant], consts: dict[str, Constant],
+                          sketch: Path) -> list[Finding]:
+    """Every kAudio* constant equals the config's front-end setting, and KitFillFrontendConfig sets every member."""
+    from .export import c_constant_name as _ident
+
+    out: list[Finding] = []
+    for f in dataclasses.fields(audio):
+        want = getattr(audio, f.name)
+        name = _ident("Audio", f.name)
+        c = settings.get(name)
+        if c is None:
+            out.append(Finding("audio-settings", f"{name} is not defined, but the config sets {f.name} = {want!r}; "
+                               "run --fix", SETTINGS))
+            continue
+        if isinstance(want, bool):
+            ok = c.value.strip() == ("true" if want else "false")
+        elif isinstance(want, int):
+            ok = eval_int(c.value, consts) == want
+        else:
+            got = _eval_float(c.value)
+            ok = got is not None and math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12)
+        if not ok:
+            out.append(Finding("audio-settings", f"{name} is {c.value} but the config's {f.name} is {want!r}: the "
+                               "board would compute other features than training did", c.file, c.line))
+    text = strip_comments((sketch / SETTINGS).read_text(encoding="utf-8", errors="replace"))
+    fill = re.search(r"KitFillFrontendConfig\s*\([^)]*\)\s*\{(.*?)\n\}", text, re.S)
+    if fill is None:
+        out.append(Finding("audio-settings", f"{SETTINGS} has no KitFillFrontendConfig(); regenerate it with --fix",
+                           SETTINGS))
+        return out
+    for f in FRONTEND_FIELDS:
+        if f.c_member and not re.search(r"->\s*" + re.escape(f.c_member) + r"\s*=\s*" + _ident("Audio", f.field)
+                                         + r"\s*;", fill.group(1)):
+            out.append(Finding("audio-settings", f"KitFillFrontendConfig() does not set {f.c_member} from "
+                               f"{_ident('Audio', f.field)}; regenerate it with --fix", SETTINGS))
+    return out
 
 
 def _check_ops(tm: TfliteModel, files: list[SourceFile]) -> list[Finding]:
@@ -528,10 +655,6 @@ def _check_ops(tm: TfliteModel, files: list[SourceFile]) -> list[Finding]:
     return out
 
 
-def _prod(xs: Any) -> int:
-    return int(math.prod(int(x) for x in xs)) if xs else 1
-
-
 def _int_list(c: Constant, consts: dict[str, Constant]) -> list[int | None]:
     return [eval_int(t, consts) for t in c.value.split(",") if t.strip()]
 
@@ -539,7 +662,7 @@ def _int_list(c: Constant, consts: dict[str, Constant]) -> list[int | None]:
 def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict[str, Constant],
                     config: KwsRunConfig | VwwRunConfig | None) -> list[Finding]:
     out: list[Finding] = []
-    n_out = _prod(tm.output.shape[1:])
+    n_out = prod(tm.output.shape[1:])
     in_shape = list(tm.input.shape)
 
     c = settings.get("kNumLabels")
@@ -568,9 +691,9 @@ def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict
                                c.file, c.line))
     for name in ("kInputElementCount", "kFeatureElementCount"):
         c = settings.get(name)
-        if c and eval_int(c.value, consts) != _prod(in_shape[1:]):
+        if c and eval_int(c.value, consts) != prod(in_shape[1:]):
             out.append(Finding("input-shape", f"{name} is {eval_int(c.value, consts)} but the model takes "
-                               f"{_prod(in_shape[1:])} values ({'x'.join(map(str, in_shape[1:]))})", c.file, c.line))
+                               f"{prod(in_shape[1:])} values ({'x'.join(map(str, in_shape[1:]))})", c.file, c.line))
     if all(k in settings for k in ("kImageWidth", "kImageHeight", "kImageChannels")):
         w, h, ch = (eval_int(settings[k].value, consts) for k in ("kImageWidth", "kImageHeight", "kImageChannels"))
         if [h, w, ch] != in_shape[1:]:
@@ -654,21 +777,31 @@ def _library_notes(sketch: Path) -> list[Finding]:
 
 
 def fix_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
-               config: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Regenerate the sketch's generated files from its model and config; hand-written files are never touched."""
+               config: str | os.PathLike[str] | None = None, force: bool = False) -> list[Path]:
+    """Regenerate the sketch's generated files from its model and config; hand-written files are never touched.
+
+    A generated file edited by hand is replaced only with ``force`` (a backup is kept).
+    """
     sketch = Path(sketch_dir)
     if not sketch.is_dir():
         raise SketchError(f"{sketch}: no such sketch folder")
     files = read_sources(sketch)
     settings = {k: c for k, c in parse_constants(files).items() if c.file == SETTINGS}
-    manifest = _load_manifest(sketch)
+    try:
+        manifest = _load_manifest(sketch)
+    except SketchError:
+        if not force:
+            raise
+        manifest = None
     model_path = Path(model) if model is not None else _find_model_file(sketch, settings, manifest)
     if model_path is None or not model_path.is_file():
         raise SketchError(f"{sketch}: cannot --fix: the model file is unknown or missing; pass --model PATH")
     cfg: Any = config if config is not None else _config_from_manifest(sketch, manifest)
+    if cfg is None and (sketch / MODEL_DIR / "config.json").is_file():
+        cfg = sketch / MODEL_DIR / "config.json"
     if cfg is None and (sketch / "config.json").is_file():
         cfg = sketch / "config.json"
     if cfg is None:
         raise SketchError(f"{sketch}: cannot --fix: no config (the export manifest {MANIFEST} is missing); "
                           "pass --config run/config.json")
-    return list(export_model(model_path, cfg, sketch).files)
+    return list(export_model(model_path, cfg, sketch, force=force).files)

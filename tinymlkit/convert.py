@@ -18,7 +18,7 @@ def _quiet_converter() -> Iterator[None]:
     # The converter's MLIR passes print pages of notes to the C-level stderr; keep them off the notebook.
     import io
 
-    from .runtime import capture_stderr_fd
+    from .tf_quiet import capture_stderr_fd
 
     from .tf_quiet import load_tensorflow
     load_tensorflow()

@@ -3,20 +3,32 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .runtime import LITERT, TFLM, ModelRunner, tflm_available
 
-__all__ = ["classification_metrics", "RuntimeComparison", "compare_runtimes", "score_runner"]
+__all__ = ["classification_metrics", "RuntimeComparison", "compare_runtimes", "score_runner", "score_folder",
+           "headline", "UNKNOWN_NAMES", "SILENCE_NAMES"]
+
+UNKNOWN_NAMES = ("unknown", "_unknown_")
+"""Label spellings of the 'some other word' class."""
+SILENCE_NAMES = ("silence", "_silence_")
+"""Label spellings of the 'no speech' class."""
 
 
 def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
                            labels: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, balanced accuracy (mean recall over classes present), per-class recall, confusion, n.
+    """Balanced accuracy (mean recall over classes present), per-class recall, false accepts, accuracy, confusion.
 
-    ``confusion[i][j]`` counts examples of true class i predicted as j.
+    Balanced accuracy and per-class recall come first because plain accuracy hides a class the model
+    never gets right when that class is small. ``unknown_false_accept_rate`` is the share of clips of
+    other words (the unknown class) that the model takes for a keyword, the error a user of a voice
+    switch notices; ``silence_false_accept_rate`` the same for silence clips (None where the labels
+    have no such class or the set has no such clips). ``confusion[i][j]`` counts examples of true class i
+    predicted as j.
     """
     y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
     k = len(labels)
@@ -26,15 +38,35 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
     recall = {labels[i]: (float(conf[i, i] / support[i]) if support[i] else None) for i in range(k)}
     present = [r for r in recall.values() if r is not None]
     n = int(len(y_true))
+    unknown = next((list(labels).index(x) for x in UNKNOWN_NAMES if x in labels), None)
+    silence = next((list(labels).index(x) for x in SILENCE_NAMES if x in labels), None)
+    keywords = [i for i in range(k) if i not in (unknown, silence)]
+
+    def false_accepts(c: int | None) -> float | None:
+        if c is None or not support[c]:
+            return None
+        return float(conf[c, keywords].sum() / support[c])
+
     return {
-        "accuracy": float(np.trace(conf) / n) if n else 0.0,
         "balanced_accuracy": float(np.mean(present)) if present else 0.0,
         "per_class": recall,
+        "unknown_false_accept_rate": false_accepts(unknown),
+        "silence_false_accept_rate": false_accepts(silence),
+        "accuracy": float(np.trace(conf) / n) if n else 0.0,
         "support": {labels[i]: int(support[i]) for i in range(k)},
         "confusion": conf.tolist(),
         "labels": list(labels),
         "n": n,
     }
+
+
+def headline(m: dict[str, Any]) -> str:
+    """One line that leads with what matters: balanced accuracy, per-class recall, false accepts on other words."""
+    recalls = "  ".join(f"{lab} {'-' if r is None else f'{r:.2f}'}" for lab, r in m["per_class"].items())
+    fa = m.get("unknown_false_accept_rate")
+    fa_text = f"   other words taken for a keyword: {fa:.1%}" if fa is not None else ""
+    return (f"balanced {m['balanced_accuracy']:.3f}   recall: {recalls}{fa_text}   "
+            f"(accuracy {m['accuracy']:.3f}, n {m['n']})")
 
 
 def score_runner(runner: ModelRunner, x: np.ndarray, y: np.ndarray, labels: Sequence[str],
@@ -81,3 +113,50 @@ def compare_runtimes(float_model: bytes | None, int8_model: bytes, x: np.ndarray
         diff, max_diff = int(np.count_nonzero(d)), int(d.max()) if d.size else 0
         flips = int(np.count_nonzero(np.argmax(raw_tflm, 1) != np.argmax(raw_lite, 1)))
     return RuntimeComparison(metrics, diff, max_diff, flips)
+
+
+def score_folder(model: str | Path | bytes | ModelRunner, data: str | Path, labels: Sequence[str],
+                 audio: Any = None, backend: str | None = None, progress: bool = False,
+                 details: bool = False) -> dict[str, Any]:
+    """Score a keyword model on every clip of a folder in Speech Commands layout (real clips, usually).
+
+    Words among the labels keep their label, ``_silence_`` clips count as silence, other words as
+    unknown. Bad files are skipped and listed (``skipped``), never fatal; a folder with nothing to score
+    raises a ``KitError``. The result is :func:`classification_metrics` plus ``data``, ``backend``,
+    ``skipped`` (a count) and ``skipped_files`` (file and reason); with ``details``, also ``files``,
+    ``true`` and ``predicted`` per clip (for scores per speaker or recording condition).
+    """
+    from .audio.features import micro_features
+    from .config import AudioFrontendConfig
+    from .data.speech_commands import clip_for, label_items
+    from .errors import KitError
+
+    a = audio if audio is not None else AudioFrontendConfig()
+    runner = model if isinstance(model, ModelRunner) else ModelRunner(model, backend=backend)
+    items, skipped = label_items(data, labels, a.sample_rate)
+    good: list[tuple[Path, int]] = []
+    feats = []
+    it: Any = items
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(items, desc=f"features ({Path(data).name})", unit="clip", leave=False)
+    for path, y in it:
+        try:
+            clip = clip_for(path, a.sample_rate, a.clip_samples)
+        except KitError as e:  # a file that passed the header check but not the read: skip, keep the batch
+            skipped.append(str(e))
+            continue
+        feats.append(micro_features(clip, a))
+        good.append((path, y))
+    if not good:
+        raise KitError(f"{data}: no clips to score for labels {list(labels)}"
+                       + (f" ({len(skipped)} skipped, first: {skipped[0]})" if skipped else ""))
+    x = np.stack(feats)
+    y = np.array([i for _, i in good])
+    metrics, raw = score_runner(runner, x, y, labels, progress=progress)
+    metrics.update({"data": str(data), "backend": runner.backend, "skipped": len(skipped), "skipped_files": skipped})
+    if details:
+        metrics.update({"files": [str(p) for p, _ in good], "true": y.tolist(),
+                        "predicted": np.argmax(raw, axis=1).tolist()})
+    return metrics

@@ -6,25 +6,36 @@ Writes into the sketch folder:
   (audio front end and recognizer, or image input), and the tensor arena measured on TFLM plus headroom;
 - ``model_ops.h``: ``RegisterModelOps()``, adding exactly the ops the model uses to a
   ``tflite::MicroMutableOpResolver<kModelOpCount>``;
+- ``model/``: a copy of the model and its ``config.json``, which the manifest names relatively, so a
+  sketch folder (the committed one too) always carries the very model its files were made from;
 - ``tinymlkit_export.json``: where they came from (model and config paths, SHA-256 of each file),
   so ``tinymlkit check-sketch`` can tell a stale or hand-edited file.
+
+Every generated C file starts with a marker line holding the SHA-256 of the rest of the file. A file
+without the marker, or whose content no longer matches it (edited by hand), is never replaced unless
+``force=True`` (``--force``), and then a backup ``NAME.bak-<timestamp>`` is kept. All files are written
+or none: each is staged beside its target first, and only when every one is on disk are they renamed
+into place. Everything rendered into C (labels, names, paths, comments) is escaped or sanitised.
 """
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import re
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import KwsRunConfig, VwwRunConfig, load_run_config
+from .config import FRONTEND_FIELDS, KwsRunConfig, VwwRunConfig, load_run_config, to_dict
 from .errors import KitError
-from .files import atomic_write_text
-from .runtime import measure_arena, read_model_bytes, tflm_available
-from .tflite_file import TfliteModel, read_tflite
+from .runtime import tflm_available
+from .tflite_file import TfliteModel, config_mismatch, prod, read_model_bytes, read_tflite
+from .tflm_ops import METHOD_FOR_OP, PINNED_LIBRARY
 from .vision.int8_input import DEFAULT_NORMALIZATION, pixel_to_int8_table, render_pixel_table_c
 
 __all__ = [
@@ -40,10 +51,86 @@ __all__ = [
     "render_model_settings",
     "export_model",
     "ExportResult",
+    "ExportError",
+    "c_string",
+    "c_comment",
+    "GENERATED_MARKER",
+    "seal",
+    "generated_state",
+    "MODEL_DIR",
+    "c_constant_name",
+    "render_fill_frontend_config",
 ]
 
 GENERATED_FILES = ("model_data.h", "model_data.cc", "model_settings.h", "model_ops.h")
 MANIFEST = "tinymlkit_export.json"
+MODEL_DIR = "model"
+"""Folder of the sketch that holds the copy of the model and its config."""
+GENERATED_MARKER = "tinymlkit-generated"
+"""First-line marker of every generated C file, followed by the SHA-256 of the rest of the file."""
+_MARKER_RE = re.compile(r"\A// " + GENERATED_MARKER + r" sha256=([0-9a-f]{64})[^\n]*\n")
+
+
+class ExportError(KitError):
+    """Export refused (a hand-edited file, a model that does not fit its config) or could not write."""
+
+
+def c_string(text: str) -> str:
+    """A C string literal that reads back as exactly ``text`` (UTF-8 bytes), whatever it holds.
+
+    Printable ASCII stays readable; quotes, backslashes, ``?`` (trigraphs such as ``??/``) and every
+    other byte become escapes. Octal escapes are used, as they stop after three digits (a hex escape
+    would swallow the hex digits after it).
+    """
+    out = []
+    for b in text.encode("utf-8"):
+        ch = chr(b)
+        if ch in '"\\?':
+            out.append("\\" + ch)
+        elif 32 <= b < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\{b:03o}")
+    return '"' + "".join(out) + '"'
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside a // comment: printable ASCII only, no backslash (a line splice), ``?`` or ``*/``."""
+    safe = "".join(ch if 32 <= ord(ch) < 127 and ch not in "\\?" else "_" for ch in text)
+    return safe.replace("*/", "*_").replace("/*", "_*")
+
+
+def seal(body: str) -> str:
+    """A generated file's text: the marker line with the SHA-256 of ``body``, then ``body``."""
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return (f"// {GENERATED_MARKER} sha256={digest} (by tinymlkit {__version__}; regenerate, do not edit: "
+            "`tinymlkit export` or `tinymlkit check-sketch --fix`)\n" + body)
+
+
+def generated_state(path: str | os.PathLike[str], recorded_sha256: str | None = None) -> str:
+    """'missing', 'generated' (the kit's and untouched), 'edited' (the kit's, changed since) or 'foreign'.
+
+    ``recorded_sha256`` is the digest an older manifest recorded for the file, which recognises the
+    files of exports made before the marker existed.
+    """
+    p = Path(path)
+    if not p.exists():
+        return "missing"
+    if not p.is_file():
+        return "foreign"
+    try:
+        data = p.read_bytes()
+    except OSError:
+        return "foreign"
+    if recorded_sha256 and hashlib.sha256(data).hexdigest() == recorded_sha256:
+        return "generated"
+    m = _MARKER_RE.match(data.decode("utf-8", errors="replace"))
+    if not m:
+        return "foreign"
+    body = data[len(m.group(0).encode("utf-8")):]
+    return "generated" if hashlib.sha256(body).hexdigest() == m.group(1) else "edited"
+
+
 ARENA_HEADROOM_FRACTION = 0.10
 """Extra arena over the TFLM measurement: the board's allocator differs a little from the host's."""
 ARENA_HEADROOM_MIN = 1024
@@ -75,23 +162,22 @@ def c_array_source(data: bytes, per_line: int = 12) -> str:
 
 
 def _header_comment(source: str) -> str:
-    return (f"// Generated by tinymlkit {__version__} from {source}.\n"
-            f"// Do not edit: run `tinymlkit export` (or `tinymlkit check-sketch --fix`) to regenerate.\n")
+    return f"// Generated from {c_comment(source)} and its config.json.\n"
 
 
 def render_model_data(data: bytes, source: str) -> tuple[str, str]:
     """(model_data.h, model_data.cc) holding the model in a 16-byte-aligned array."""
     sha = hashlib.sha256(data).hexdigest()
-    h = (_header_comment(source) +
-         "#ifndef TINYMLKIT_MODEL_DATA_H_\n#define TINYMLKIT_MODEL_DATA_H_\n\n"
-         f"// {len(data)} bytes, SHA-256 {sha}\n"
-         "extern const unsigned char g_model[];\n"
-         "extern const unsigned int g_model_len;\n\n"
-         "#endif  // TINYMLKIT_MODEL_DATA_H_\n")
+    h = seal(_header_comment(source) +
+             "#ifndef TINYMLKIT_MODEL_DATA_H_\n#define TINYMLKIT_MODEL_DATA_H_\n\n"
+             f"// {len(data)} bytes, SHA-256 {sha}\n"
+             "extern const unsigned char g_model[];\n"
+             "extern const unsigned int g_model_len;\n\n"
+             "#endif  // TINYMLKIT_MODEL_DATA_H_\n")
     # TFLM reads the flatbuffer in place: its tensors' data must be aligned, hence alignas(16).
-    cc = (_header_comment(source) + '#include "model_data.h"\n\n'
-          "alignas(16) const unsigned char g_model[] = {\n" + c_array_source(data) + "\n};\n"
-          f"const unsigned int g_model_len = {len(data)};\n")
+    cc = seal(_header_comment(source) + '#include "model_data.h"\n\n'
+              "alignas(16) const unsigned char g_model[] = {\n" + c_array_source(data) + "\n};\n"
+              f"const unsigned int g_model_len = {len(data)};\n")
     return h, cc
 
 
@@ -100,26 +186,32 @@ def render_model_ops(model: TfliteModel, source: str) -> str:
     names = [n for n in model.op_names if not n.startswith("CUSTOM:")]
     custom = [n for n in model.op_names if n.startswith("CUSTOM:")]
     if custom:
-        raise KitError(f"{source}: the model uses custom op(s) {custom}, which the board's TFLM library cannot run")
+        raise ExportError(f"{source}: the model uses custom op(s) {custom}, which the board's TFLM library cannot run")
+    missing = [n for n in names if n not in METHOD_FOR_OP]
+    if missing:
+        raise ExportError(f"{source}: the model uses op(s) {', '.join(missing)}, which {PINNED_LIBRARY.name} "
+                          f"{PINNED_LIBRARY.version} cannot register; retrain with ops the board supports")
     adds = "\n".join(f"  if (resolver.{op_add_method(n)}() != kTfLiteOk) return kTfLiteError;  // {n}"
                      for n in names)
     versions = ", ".join(f"{o.name} v{o.version}" for o in sorted(model.opcodes, key=lambda o: o.name))
-    return (_header_comment(source) +
-            "#ifndef TINYMLKIT_MODEL_OPS_H_\n#define TINYMLKIT_MODEL_OPS_H_\n\n"
-            '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
-            f"// Op versions in the model: {versions}\n"
-            f"constexpr int kModelOpCount = {len(names)};\n"
-            "using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;\n\n"
-            "// Registers exactly the ops the model uses (smaller code than AllOpsResolver).\n"
-            "inline TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {\n"
-            f"{adds}\n  return kTfLiteOk;\n}}\n\n"
-            "#endif  // TINYMLKIT_MODEL_OPS_H_\n")
+    return seal(_header_comment(source) +
+                "#ifndef TINYMLKIT_MODEL_OPS_H_\n#define TINYMLKIT_MODEL_OPS_H_\n\n"
+                '#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"\n\n'
+                f"// Op versions in the model: {c_comment(versions)}\n"
+                f"constexpr int kModelOpCount = {len(names)};\n"
+                "using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;\n\n"
+                "// Registers exactly the ops the model uses (smaller code than AllOpsResolver).\n"
+                "inline TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {\n"
+                f"{adds}\n  return kTfLiteOk;\n}}\n\n"
+                "#endif  // TINYMLKIT_MODEL_OPS_H_\n")
 
 
 def _c_float(v: float) -> str:
     # numpy prints the shortest decimal that reads back as the same float32, so C gets the exact value.
     import numpy as np
 
+    if not math.isfinite(v) or not math.isfinite(float(np.float32(v))):
+        raise ExportError(f"{v!r} is not a finite float32; it cannot be written into a C header")
     text = str(np.float32(v))
     if "e" not in text and "." not in text:
         text += ".0"
@@ -131,15 +223,24 @@ def _c_value(v: Any) -> tuple[str, str]:
     if isinstance(v, bool):
         return "bool", "true" if v else "false"
     if isinstance(v, int):
+        if not -(2**31) <= v < 2**31:
+            raise ExportError(f"{v} does not fit a C int")
         return "int", str(v)
     if isinstance(v, float):
         return "float", _c_float(v)
     if isinstance(v, str):
-        return "char", json.dumps(v)
+        return "char", c_string(v)
     raise TypeError(f"no C rendering for {type(v).__name__}")
 
 
+def c_constant_name(prefix: str, name: str) -> str:
+    """The generated constant for a config field: ('Audio', 'window_size_ms') -> kAudioWindowSizeMs."""
+    return _ident(prefix, name)
+
+
 def _ident(prefix: str, name: str) -> str:
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):  # field names are the kit's own; never data
+        raise ExportError(f"{name!r} cannot be part of a C identifier")
     return "k" + prefix + "".join(p.capitalize() for p in name.split("_"))
 
 
@@ -157,6 +258,25 @@ def _dataclass_constants(obj: Any, prefix: str) -> list[str]:
     return lines
 
 
+def render_fill_frontend_config() -> list[str]:
+    """``KitFillFrontendConfig()``: sets every member of the C frontend's config from the kAudio* constants.
+
+    Built from ``config.FRONTEND_FIELDS``, the table that also gives TF's op its arguments. A template,
+    so model_settings.h compiles without the frontend's headers; the sketch calls it with its
+    ``struct FrontendConfig`` after ``FrontendFillConfigWithDefaults()``.
+    """
+    lines = ["// Sets the board's audio frontend exactly as training ran TF's audio_microfrontend op",
+             "// (one table, config.FRONTEND_FIELDS, drives both). The sample rate goes to",
+             "// FrontendPopulateState(&config, &state, kAudioSampleRate).",
+             "template <typename FrontendConfigT>",
+             "inline void KitFillFrontendConfig(FrontendConfigT* config) {"]
+    for f in FRONTEND_FIELDS:
+        if f.c_member:
+            lines.append(f"  config->{f.c_member} = {_ident('Audio', f.field)};")
+    lines.append("}")
+    return lines
+
+
 def _quant_lines(what: str, t: Any) -> list[str]:
     if not t.scales:
         return [f"constexpr bool k{what}Quantized = false;"]
@@ -169,35 +289,34 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
                           arena_measured: int | None, sha256: str) -> str:
     """model_settings.h: every constant the sketch needs, from the config and the model itself."""
     labels = list(config.labels)
-    n_out = 1
-    for d in model.output.shape[1:]:
-        n_out *= d
-    if n_out != len(labels):
-        raise KitError(f"{source}: the model has {n_out} outputs but the config names {len(labels)} labels {labels}")
+    problem = config_mismatch(model, config)
+    if problem:
+        raise ExportError(f"{source}: {problem}")
+    n_out = prod(model.output.shape[1:])
     in_shape = model.input.shape
     L: list[str] = [
         _header_comment(source) + "#ifndef TINYMLKIT_MODEL_SETTINGS_H_\n#define TINYMLKIT_MODEL_SETTINGS_H_\n\n"
         "#include <stdint.h>\n",
         "// ---- The model file these settings were generated from",
-        f"constexpr char kModelFile[] = {json.dumps(Path(source).name)};",
+        f"constexpr char kModelFile[] = {c_string(Path(source).name)};",
         f"constexpr int kModelBytes = {model.size};",
-        f"constexpr char kModelSha256[] = \"{sha256}\";",
-        f"constexpr char kModelKind[] = {json.dumps(config.kind)};",
+        f"constexpr char kModelSha256[] = {c_string(sha256)};",
+        f"constexpr char kModelKind[] = {c_string(config.kind)};",
         "",
         "// ---- Labels, in the model's output order",
         f"constexpr int kNumLabels = {len(labels)};",
-        "constexpr const char* kLabels[kNumLabels] = {" + ", ".join(json.dumps(s) for s in labels) + "};",
+        "constexpr const char* kLabels[kNumLabels] = {" + ", ".join(c_string(lab) for lab in labels) + "};",
         "",
         "// ---- Input tensor",
         f"constexpr int kInputDims = {len(in_shape)};",
         "constexpr int kInputShape[kInputDims] = {" + ", ".join(str(d) for d in in_shape) + "};",
-        f"constexpr int kInputElementCount = {_prod(in_shape[1:])};",
-        f"constexpr char kInputType[] = {json.dumps(model.input.dtype)};",
+        f"constexpr int kInputElementCount = {prod(in_shape[1:])};",
+        f"constexpr char kInputType[] = {c_string(model.input.dtype)};",
         *_quant_lines("Input", model.input),
         "",
         "// ---- Output tensor",
         f"constexpr int kOutputElementCount = {n_out};",
-        f"constexpr char kOutputType[] = {json.dumps(model.output.dtype)};",
+        f"constexpr char kOutputType[] = {c_string(model.output.dtype)};",
         *_quant_lines("Output", model.output),
         "",
     ]
@@ -214,12 +333,11 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
               f"constexpr int kSilenceIndex = {labels.index(config.task.silence_label)};",
               f"constexpr int kUnknownIndex = {labels.index(config.task.unknown_label)};",
               "",
+              *render_fill_frontend_config(),
+              "",
               "// ---- Command recognizer",
               *_dataclass_constants(config.recognizer, "Recognizer"),
               ""]
-        if a.num_frames * a.feature_bins != _prod(in_shape[1:]):
-            raise KitError(f"{source}: the model takes {_prod(in_shape[1:])} values but the audio config "
-                           f"makes {a.num_frames}x{a.feature_bins} features")
     else:
         im = config.image
         L += ["// ---- Image input, as in training",
@@ -231,9 +349,6 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
               render_pixel_table_c(pixel_to_int8_table(model.input.scales[0], model.input.zero_points[0],
                                                        getattr(im, "normalization", DEFAULT_NORMALIZATION))),
               ""]
-        if im.width * im.height * im.channels != _prod(in_shape[1:]):
-            raise KitError(f"{source}: the model takes input {in_shape[1:]} but the config says "
-                           f"{im.height}x{im.width}x{im.channels}")
     L += ["// ---- Tensor arena"]
     if arena_measured is not None:
         L += [f"constexpr int kTensorArenaMeasured = {arena_measured};  // TFLM on a 64-bit host",
@@ -246,14 +361,7 @@ def render_model_settings(config: KwsRunConfig | VwwRunConfig, model: TfliteMode
               "constexpr int kTensorArenaMeasured = 0;",
               f"constexpr int kTensorArenaSize = {guess};"]
     L += ["", "#endif  // TINYMLKIT_MODEL_SETTINGS_H_", ""]
-    return "\n".join(L)
-
-
-def _prod(xs: Any) -> int:
-    n = 1
-    for d in xs:
-        n *= int(d)
-    return n
+    return seal("\n".join(L))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -270,26 +378,136 @@ class ExportResult:
     """Size of the model."""
     ops: tuple[str, ...]
     """Ops registered by model_ops.h."""
+    backups: tuple[Path, ...] = ()
+    """Backups of replaced hand-edited files (only with ``force``)."""
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _old_manifest(sketch: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((sketch / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) and str(data.get("generated_by", "")).startswith("tinymlkit") else {}
+
+
+def _plan_state(path: Path, new: bytes, rel: str, old: dict[str, Any]) -> str:
+    """Whether writing ``new`` to ``path`` would lose anything: 'ok' or why not ('foreign'/'edited')."""
+    if not path.exists():
+        return "ok"
+    if not path.is_file():
+        return "foreign"
+    try:
+        current = path.read_bytes()
+    except OSError:
+        return "foreign"
+    if current == new:
+        return "ok"
+    recorded = (old.get("files") or {}).get(rel) if isinstance(old.get("files"), dict) else None
+    if rel == MANIFEST:
+        return "ok" if old else "foreign"
+    if rel.startswith(MODEL_DIR + "/"):
+        copies = old.get("copies") if isinstance(old.get("copies"), dict) else {}
+        if copies.get(rel) == _sha(current):
+            return "ok"
+        # Manifests written before "copies" existed: the model by its digest, the config by its data.
+        if old.get("model") == rel and old.get("model_sha256") == _sha(current):
+            return "ok"
+        if old.get("config") == rel:
+            try:
+                if json.loads(current.decode("utf-8")) == old.get("config_data"):
+                    return "ok"
+            except (ValueError, RecursionError):
+                pass
+        return "foreign"
+    state = generated_state(path, recorded if isinstance(recorded, str) else None)
+    return "ok" if state in ("generated", "missing") else state
+
+
+def _write_all(sketch: Path, plan: dict[str, bytes], force: bool) -> tuple[list[Path], list[Path]]:
+    """Write every planned file or none; refuse (or, with force, back up) what was not generated."""
+    old = _old_manifest(sketch)
+    blocked = [(rel, st) for rel, data in plan.items() if (st := _plan_state(sketch / rel, data, rel, old)) != "ok"]
+    if blocked and not force:
+        what = ", ".join(f"{rel} ({'edited by hand since export' if st == 'edited' else 'not written by tinymlkit'})"
+                         for rel, st in blocked)
+        raise ExportError(f"{sketch}: not overwriting {what}; nothing was changed. Keep your version under another "
+                          "name, or run again with --force to replace it (a backup NAME.bak-<time> is kept)")
+    staged: list[tuple[str, Path]] = []
+    backups: list[Path] = []
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        for rel, data in plan.items():
+            target = sketch / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            staged.append((rel, Path(tmp)))
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+        for rel, _ in blocked:
+            src = sketch / rel
+            if src.is_file():
+                bak = src.with_name(f"{src.name}.bak-{stamp}")
+                n = 1
+                while bak.exists():
+                    bak = src.with_name(f"{src.name}.bak-{stamp}-{n}")
+                    n += 1
+                fd = os.open(bak, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # never replaces anything
+                with os.fdopen(fd, "wb") as f:
+                    f.write(src.read_bytes())
+                    f.flush()
+                    os.fsync(f.fileno())
+                backups.append(bak)
+    except OSError as e:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+        for bak in backups:
+            bak.unlink(missing_ok=True)
+        raise ExportError(f"{sketch}: cannot write the sketch files ({e.strerror or e}"
+                          f"{': ' + str(e.filename) if getattr(e, 'filename', None) else ''}); nothing was changed") from None
+    written = []
+    for rel, tmp in staged:
+        os.replace(tmp, sketch / rel)
+        written.append(sketch / rel)
+    return written, backups
 
 
 def export_model(model_path: str | os.PathLike[str], config: KwsRunConfig | VwwRunConfig | str | os.PathLike[str],
-                 sketch_dir: str | os.PathLike[str], arena_measured: int | None = None) -> ExportResult:
-    """Write the generated deployment files into a sketch folder (creating it if needed)."""
+                 sketch_dir: str | os.PathLike[str], arena_measured: int | None = None,
+                 force: bool = False) -> ExportResult:
+    """Write the generated deployment files and a copy of the model and config into a sketch folder.
+
+    Refuses to replace a file that export did not write or that was edited since (``force`` replaces
+    it and keeps a backup); writes everything or nothing.
+    """
     model_path = Path(model_path)
-    data = read_model_bytes(model_path)
-    config_path: Path | None = None
+    where = str(model_path)
+    data = read_model_bytes(model_path, where)
+    config_where = "the config"
     if isinstance(config, (str, os.PathLike)):
-        config_path = Path(config)
-        config = load_run_config(config_path)
-    model = read_tflite(data)
+        config_where = str(config)
+        config = load_run_config(config)
+    model = read_tflite(data, where)  # validated in full: a damaged model never reaches a sketch
+    problem = config_mismatch(model, config)
+    if problem:
+        raise ExportError(f"{where} does not match {config_where}: {problem}")
     if model.input.dtype != "int8":
-        raise KitError(f"{model_path}: input is {model.input.dtype}; the sketches expect a full-int8 model "
-                       "(convert with representative data: model_int8.tflite)")
+        raise ExportError(f"{where}: input is {model.input.dtype}; the sketches expect a full-int8 model "
+                          "(convert with representative data: model_int8.tflite)")
     if arena_measured is None and tflm_available():
-        arena_measured = measure_arena(data).arena_bytes
+        from .inspect import measure_arena_isolated  # a child process: TFLM may still crash on odd models
+
+        arena_measured = measure_arena_isolated(data, name=where).arena_bytes
     sketch = Path(sketch_dir)
-    sketch.mkdir(parents=True, exist_ok=True)
-    sha = hashlib.sha256(data).hexdigest()
+    if sketch.exists() and not sketch.is_dir():
+        raise ExportError(f"{sketch}: exists and is not a folder; give a sketch folder")
+    sha = _sha(data)
     source = model_path.name
     h, cc = render_model_data(data, source)
     texts = {
@@ -298,25 +516,27 @@ def export_model(model_path: str | os.PathLike[str], config: KwsRunConfig | VwwR
         "model_settings.h": render_model_settings(config, model, source, arena_measured, sha),
         "model_ops.h": render_model_ops(model, source),
     }
-    written = [atomic_write_text(sketch / name, text) for name, text in texts.items()]
+    config_json = (json.dumps(to_dict(config), indent=2, allow_nan=False) + "\n").encode("utf-8")
+    model_rel, config_rel = f"{MODEL_DIR}/{source}", f"{MODEL_DIR}/config.json"
     manifest = {
         "generated_by": f"tinymlkit {__version__}",
-        "model": _rel_or_abs(model_path, sketch),
+        "model": model_rel,
         "model_sha256": sha,
         "model_bytes": len(data),
-        "config": _rel_or_abs(config_path, sketch) if config_path else None,
-        "config_data": json.loads(json.dumps(dataclasses.asdict(config))),
+        "config": config_rel,
+        "config_data": to_dict(config),
         "arena_measured": arena_measured,
-        "files": {name: hashlib.sha256(t.encode()).hexdigest() for name, t in texts.items()},
+        "files": {name: _sha(t.encode("utf-8")) for name, t in texts.items()},
+        "copies": {model_rel: sha, config_rel: _sha(config_json)},
     }
-    written.append(atomic_write_text(sketch / MANIFEST, json.dumps(manifest, indent=2) + "\n"))
-    arena = int(re.search(r"kTensorArenaSize = (\d+)", texts["model_settings.h"]).group(1))  # type: ignore[union-attr]
-    return ExportResult(tuple(written), arena_measured, arena, len(data),
-                        tuple(n for n in model.op_names))
-
-
-def _rel_or_abs(p: Path, base: Path) -> str:
+    plan: dict[str, bytes] = {name: t.encode("utf-8") for name, t in texts.items()}
+    plan[model_rel] = data
+    plan[config_rel] = config_json
+    plan[MANIFEST] = (json.dumps(manifest, indent=2) + "\n").encode("utf-8")
     try:
-        return os.path.relpath(p.resolve(), base.resolve())
-    except ValueError:  # another drive on Windows
-        return str(p.resolve())
+        sketch.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ExportError(f"{sketch}: cannot create the sketch folder ({e.strerror or e})") from None
+    written, backups = _write_all(sketch, plan, force)
+    arena = int(re.search(r"kTensorArenaSize = (\d+)", texts["model_settings.h"]).group(1))  # type: ignore[union-attr]
+    return ExportResult(tuple(written), arena_measured, arena, len(data), tuple(model.op_names), tuple(backups))

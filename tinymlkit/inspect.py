@@ -23,8 +23,8 @@ and the ratio, which is 1/C_out + 1/k^2.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-import math
 import os
 import subprocess
 import sys
@@ -32,9 +32,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .runtime import ArenaMeasurement, ModelLoadError, read_model_bytes, tflm_available
+from .runtime import ArenaMeasurement, tflm_available
 from .targets import Target, get_target
-from .tflite_file import TfliteModel, read_tflite, schema
+from .tflite_file import ModelLoadError, TfliteModel, model_name, prod, read_model_bytes, read_tflite, schema
 from .tflm_ops import PINNED_LIBRARY, version_problem
 
 __all__ = [
@@ -150,6 +150,8 @@ class TargetFit:
     """Measured arena plus the sketch's estimated static RAM; None when the arena was not measured."""
     latency_ms: float
     """MACs x cycles per MAC / clock."""
+    latency_range_ms: tuple[float, float] = (0.0, 0.0)
+    """The estimate's range from the low and high cycles-per-MAC figures of the sources."""
 
     @property
     def fits_flash(self) -> bool:
@@ -176,6 +178,8 @@ class TargetFit:
             "ram_needed": self.ram_needed, "ram_limit": t.sketch_ram_limit,
             "sketch_flash_bytes": t.sketch_flash_bytes, "sketch_ram_bytes": t.sketch_ram_bytes,
             "latency_ms": round(self.latency_ms, 3), "cycles_per_mac": t.cycles_per_mac,
+            "latency_range_ms": [round(v, 3) for v in self.latency_range_ms],
+            "cycles_per_mac_range": [t.cycles_per_mac_low, t.cycles_per_mac_high],
             "sources": {"clock": t.clock_source, "memory": t.memory_source, "limits": t.limits_source,
                         "sketch_footprint": t.footprint_source, "cycles_per_mac": t.cycles_per_mac_source},
         }
@@ -234,12 +238,8 @@ class ModelReport:
         }
 
 
-def _elements(shape: tuple[int, ...]) -> int:
-    return int(math.prod(shape)) if shape else 1
-
-
 def _tensor_bytes(shape: tuple[int, ...], dtype: str) -> int:
-    return _elements(tuple(max(d, 1) for d in shape)) * DTYPE_BYTES.get(dtype, 4)
+    return prod(tuple(max(d, 1) for d in shape)) * DTYPE_BYTES.get(dtype, 4)
 
 
 def _pool_windows(data: bytes) -> dict[int, tuple[int, int]]:
@@ -263,7 +263,7 @@ def _layer_macs(name: str, ins: list[TensorSummary], outs: list[TensorSummary], 
     if not outs:
         return 0
     out_shape = outs[0].shape
-    out_elems = _elements(out_shape)
+    out_elems = prod(out_shape)
     if name in ("CONV_2D", "DEPTHWISE_CONV_2D") and len(ins) >= 2:
         w = ins[1].shape  # conv: [Cout, kh, kw, Cin]; depthwise: [1, kh, kw, Cout]
         if len(w) != 4:
@@ -278,7 +278,7 @@ def _layer_macs(name: str, ins: list[TensorSummary], outs: list[TensorSummary], 
     if name == "TRANSPOSE_CONV" and len(ins) >= 3:
         w, x = ins[1].shape, ins[2].shape  # inputs: output_shape, weights [Cout, kh, kw, Cin], input
         if len(w) == 4:
-            return _elements(x) * w[0] * w[1] * w[2]
+            return prod(x) * w[0] * w[1] * w[2]
     return 0
 
 
@@ -316,7 +316,7 @@ def _separable_blocks(layers: list[LayerInfo]) -> list[SeparableBlock]:
         kh, kw = dw[1], dw[2]
         cin = a.inputs[0].shape[-1]
         out = b.outputs[0].shape
-        standard = _elements(out) * kh * kw * cin
+        standard = prod(out) * kh * kw * cin
         blocks.append(SeparableBlock(a.index, b.index, (kh, kw), a.macs + b.macs, standard))
     return blocks
 
@@ -326,20 +326,30 @@ import json, sys
 from tinymlkit.errors import KitError
 from tinymlkit.runtime import measure_arena
 try:
-    m = measure_arena(sys.argv[1])
+    m = measure_arena(sys.argv[1], name=sys.argv[2])
     print(json.dumps({"arena_bytes": m.arena_bytes, "method": m.method}))
 except KitError as e:
     print(json.dumps({"error": str(e)}))
 except Exception as e:
-    print(json.dumps({"error": f"TFLM could not run the model ({type(e).__name__}: {e})"}))
+    print(json.dumps({"error": f"{sys.argv[2]}: TFLM could not run the model ({type(e).__name__}: {e})"}))
 """
+
+
+_isolated_cache: dict[str, ArenaMeasurement] = {}
 
 
 def measure_arena_isolated(model: bytes | str | os.PathLike[str], timeout: float = 300.0,
                            name: str | None = None) -> ArenaMeasurement:
-    """``runtime.measure_arena`` in a child process, so a damaged model that crashes TFLM cannot take Python down."""
-    data = read_model_bytes(model)
-    name = name or ("<model bytes>" if isinstance(model, (bytes, bytearray)) else str(model))
+    """``runtime.measure_arena`` in a child process, so a damaged model that crashes TFLM cannot take Python down.
+
+    The model is validated in full first; the answer is kept per model for the life of the process.
+    """
+    name = model_name(model, name)
+    data = read_model_bytes(model, name)
+    key = hashlib.sha256(data).hexdigest()
+    if key in _isolated_cache:
+        return _isolated_cache[key]
+    read_tflite(data, name)
     with tempfile.TemporaryDirectory(prefix="tinymlkit-arena-") as tmp:
         path = Path(tmp) / "model.tflite"
         path.write_bytes(data)
@@ -347,7 +357,7 @@ def measure_arena_isolated(model: bytes | str | os.PathLike[str], timeout: float
         pkg_root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         try:
-            proc = subprocess.run([sys.executable, "-c", _ARENA_PROBE, str(path)], capture_output=True,
+            proc = subprocess.run([sys.executable, "-c", _ARENA_PROBE, str(path), name], capture_output=True,
                                   text=True, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:
             raise ModelLoadError(f"{name}: measuring the arena on TFLM took longer than {timeout:.0f} s") from None
@@ -360,16 +370,18 @@ def measure_arena_isolated(model: bytes | str | os.PathLike[str], timeout: float
     except (IndexError, json.JSONDecodeError):
         raise ModelLoadError(f"{name}: no answer from the arena measurement ({proc.stderr.strip()[-300:]})") from None
     if "error" in result:
-        raise ModelLoadError(f"{name}: {result['error']}")
-    return ArenaMeasurement(arena_bytes=int(result["arena_bytes"]), method=str(result["method"]))
+        raise ModelLoadError(" ".join(str(result["error"]).split()))
+    measured = ArenaMeasurement(arena_bytes=int(result["arena_bytes"]), method=str(result["method"]))
+    _isolated_cache[key] = measured
+    return measured
 
 
 def inspect_model(model: bytes | str | os.PathLike[str], target: str | Target | None = None,
                   measure: bool = True) -> ModelReport:
     """Read a .tflite model and report its layers, parameters, MACs, memory and (optionally) fit on a target."""
-    data = read_model_bytes(model)
-    where = "<model bytes>" if isinstance(model, (bytes, bytearray)) else str(model)
-    tm = read_tflite(model if not isinstance(model, (bytes, bytearray)) else data)
+    where = model_name(model)
+    data = read_model_bytes(model, where)
+    tm = read_tflite(data, where)
     try:
         windows = _pool_windows(data)
     except Exception as e:  # the reader already validated the structure; options may still be damaged
@@ -388,11 +400,11 @@ def inspect_model(model: bytes | str | os.PathLike[str], target: str | Target | 
         consts = [s for s in in_s if s.constant]
         # Shape, axis and padding arguments (int32 constants of ops without weights) are not parameters.
         weights = [s for s in consts if name in _WEIGHTED or s.dtype != "int32"]
-        params = sum(_elements(s.shape) for s in weights)
+        params = sum(prod(s.shape) for s in weights)
         for s in weights:
             if s.index not in param_tensors:
                 param_tensors.add(s.index)
-                params_total += _elements(s.shape)
+                params_total += prod(s.shape)
         layers.append(LayerInfo(
             index=k, name=name, version=tm.opcodes[opcode_index].version, inputs=tuple(in_s),
             outputs=tuple(out_s), params=params,
@@ -415,7 +427,7 @@ def inspect_model(model: bytes | str | os.PathLike[str], target: str | Target | 
         t = get_target(target) if isinstance(target, str) else target
         fit = TargetFit(target=t, flash_needed=tm.size + t.sketch_flash_bytes,
                         ram_needed=(arena.arena_bytes + t.sketch_ram_bytes) if arena else None,
-                        latency_ms=t.latency_ms(macs))
+                        latency_ms=t.latency_ms(macs), latency_range_ms=t.latency_range_ms(macs))
     problems = tuple(p for p in (version_problem(n, v) for n, v in
                                  sorted({(o.name, o.version) for o in tm.opcodes})) if p)
     return ModelReport(
@@ -480,8 +492,10 @@ def format_report(report: ModelReport) -> str:
         if f.ram_needed is not None:
             lines.append(f"  RAM: arena {report.arena_bytes:,} + sketch ~{t.sketch_ram_bytes:,} = {f.ram_needed:,} "
                          f"of {t.sketch_ram_limit:,} bytes ({'ok' if f.fits_ram else 'too big'})")
+        lo, hi = f.latency_range_ms
         lines.append(f"  estimated latency: {f.latency_ms:,.1f} ms = {report.macs:,} MACs x {t.cycles_per_mac} "
-                     f"cycles/MAC / {t.clock_hz / 1e6:g} MHz")
+                     f"cycles/MAC / {t.clock_hz / 1e6:g} MHz (range {lo:,.1f} to {hi:,.1f} ms: "
+                     f"{t.cycles_per_mac_low:g} to {t.cycles_per_mac_high:g} cycles/MAC)")
         lines.append(f"  cycles/MAC: {t.cycles_per_mac_source}")
         lines.append(f"  sketch footprint: {t.footprint_source}")
         lines.append(f"  memory: {t.memory_source}; limits: {t.limits_source}")

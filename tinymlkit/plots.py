@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "save_figure"]
+__all__ = [
+    "plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "save_figure", "figure_bytes",
+]
 
 
 def _plt() -> Any:
@@ -29,13 +31,33 @@ def _in_notebook() -> bool:
         return False
 
 
-def save_figure(fig: Any, path: str | Path) -> Path:
-    """Save a figure as PNG (150 dpi) and close it."""
+def figure_bytes(fig: Any, fmt: str = "png", dpi: int = 150) -> bytes:
+    """The figure encoded as PNG (or 'svg', 'pdf') bytes."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def save_figure(fig: Any, path: str | Path, dpi: int = 150) -> Path:
+    """Save a figure atomically (format from the suffix: .png, .svg or .pdf) and close it.
+
+    The image is drawn in memory and written with :func:`tinymlkit.files.atomic_write_bytes`: a reader,
+    or a crash, never leaves half a plot; the figure is closed even when writing fails.
+    """
+    from .files import atomic_write_bytes
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    _plt().close(fig)
-    return path
+    fmt = {".png": "png", ".svg": "svg", ".pdf": "pdf"}.get(path.suffix.lower())
+    try:
+        if fmt is None:
+            from .errors import KitError
+
+            raise KitError(f"{path}: unsupported plot file ending {path.suffix!r}; use .png, .svg or .pdf")
+        return atomic_write_bytes(path, figure_bytes(fig, fmt, dpi))
+    finally:
+        _plt().close(fig)
 
 
 def plot_history(history: dict[str, list[float]], title: str = "Training") -> Any:

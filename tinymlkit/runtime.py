@@ -2,17 +2,24 @@
 
 The ``tflite-micro`` package ships the real TFLM interpreter (Linux x86_64 wheels only); it is the
 board's stand-in. LiteRT (``ai-edge-litert``) runs the same models with TFLite's kernels, which are
-not always bit-identical to TFLM's (see the project's FACTS): use it to compare, not as the answer.
+not always bit-identical to TFLM's (with its reference kernels they agree to +-1 LSB): use it to
+compare, not as the answer.
+
+Native interpreters crash the whole process (SIGSEGV) on a damaged flatbuffer instead of raising.
+So every model is validated in full first (``tflite_file.validate_model``), and the first load of
+each model is tried in a child process: a crash there becomes a one-line ``ModelLoadError`` naming
+the file, and this process never loads a model that crashed one.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
+import hashlib
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +27,8 @@ import numpy as np
 
 from .config import QuantParams
 from .errors import KitError
+from .tf_quiet import capture_stderr_fd
+from .tflite_file import ModelLoadError, model_name, prod, read_model_bytes, read_tflite
 
 __all__ = [
     "RuntimeUnavailable",
@@ -31,8 +40,7 @@ __all__ = [
     "ModelRunner",
     "ArenaMeasurement",
     "measure_arena",
-    "read_model_bytes",
-    "capture_stderr_fd",
+    "probe_model",
 ]
 
 TFLM = "tflm"
@@ -44,10 +52,6 @@ _warned_fallback = False
 
 class RuntimeUnavailable(KitError, RuntimeError):
     """The requested interpreter is not installed on this machine."""
-
-
-class ModelLoadError(KitError, ValueError):
-    """A file that is not a model an interpreter can run."""
 
 
 def tflm_available() -> bool:
@@ -78,6 +82,7 @@ def default_backend() -> str:
 def quantize(x: np.ndarray, qp: QuantParams, dtype: Any = np.int8) -> np.ndarray:
     """Real values to integers: floor(x / scale + 0.5) + zero_point, saturated (the sketches' rule)."""
     info = np.iinfo(dtype)
+    # float64 division by the float32 scale, then floor(+0.5): the operations the generated C++ runs.
     q = np.floor(np.asarray(x, dtype=np.float64) / np.float64(np.float32(qp.scale)) + 0.5) + qp.zero_point
     return np.clip(q, info.min, info.max).astype(dtype)
 
@@ -87,37 +92,70 @@ def dequantize(q: np.ndarray, qp: QuantParams) -> np.ndarray:
     return (np.float32(qp.scale) * (np.asarray(q, dtype=np.int32) - qp.zero_point)).astype(np.float32)
 
 
-def read_model_bytes(model: bytes | str | os.PathLike[str]) -> bytes:
-    """Model bytes from bytes or a path, with a clear error for a missing or non-TFLite file."""
-    if isinstance(model, (bytes, bytearray)):
-        data, name = bytes(model), "<model bytes>"
-    else:
-        path = Path(model)
-        if not path.is_file():
-            raise ModelLoadError(f"{path}: no such model file")
-        data, name = path.read_bytes(), str(path)
-    # A .tflite flatbuffer carries the identifier "TFL3" at byte 4.
-    if len(data) < 8 or data[4:8] != b"TFL3":
-        raise ModelLoadError(f"{name}: not a TFLite model (no 'TFL3' flatbuffer identifier)")
-    return data
+_PROBE = """
+import json, sys
+import numpy as np
+from tinymlkit.errors import KitError
+try:
+    from tinymlkit.runtime import ModelRunner
+    r = ModelRunner(sys.argv[1], backend=sys.argv[2], isolate=False, name=sys.argv[3])
+    r.run_raw(np.zeros(r.input_shape, dtype=r.input_dtype))
+    print(json.dumps({"ok": True}))
+except KitError as e:
+    print(json.dumps({"error": str(e)}))
+except Exception as e:
+    print(json.dumps({"error": f"{sys.argv[3]}: the interpreter could not run the model ({type(e).__name__}: {e})"}))
+"""
+
+_probed: dict[tuple[str, str], str | None] = {}
 
 
-@contextlib.contextmanager
-def capture_stderr_fd() -> Iterator[Path]:
-    """Send what C++ writes to file descriptor 2 into a temporary file (yielded) instead of the terminal."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.NamedTemporaryFile(prefix="tinymlkit-stderr-", delete=False) as tmp:
-        path = Path(tmp.name)
-    try:
-        with open(path, "wb") as f:
-            os.dup2(f.fileno(), 2)
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    pkg_root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def probe_model(data: bytes, backend: str, name: str, timeout: float = 300.0) -> None:
+    """Load and run the model once in a child process; a crash or error there is a ``ModelLoadError`` here.
+
+    The answer is kept per model and backend for the life of the process, so each model costs one
+    child process (about a second) however many runners are made for it.
+    """
+    key = (hashlib.sha256(data).hexdigest(), backend)
+    if key not in _probed:
+        with tempfile.TemporaryDirectory(prefix="tinymlkit-probe-") as tmp:
+            path = Path(tmp) / "model.tflite"
+            path.write_bytes(data)
             try:
-                yield path
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
+                proc = subprocess.run([sys.executable, "-c", _PROBE, str(path), backend, name], capture_output=True,
+                                      text=True, env=_child_env(), timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise ModelLoadError(f"{name}: loading the model on {backend} took longer than {timeout:.0f} s") from None
+        if proc.returncode != 0:
+            how = f"signal {-proc.returncode}" if proc.returncode < 0 else f"exit status {proc.returncode}"
+            problem: str | None = (f"{name}: the {backend.upper()} interpreter crashed ({how}) loading the model; the "
+                                   "file is damaged: export it again from the training run")
+        else:
+            try:
+                answer = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (IndexError, json.JSONDecodeError):
+                answer = {"error": f"{name}: no answer from the interpreter check ({proc.stderr.strip()[-200:]})"}
+            problem = answer.get("error")
+        _probed[key] = problem
+    problem = _probed[key]
+    if problem:
+        raise ModelLoadError(problem.replace("\n", " "))
+
+
+def unsupported_op(log: str) -> str | None:
+    """The op TFLM said it has no kernel for, from its log, or None."""
+    import re
+
+    m = re.search(r"Didn't find op for builtin opcode '([^']+)'|Failed to get registration from op code ([\w:]+)", log)
+    return (m.group(1) or m.group(2)) if m else None
 
 
 def _quant_from_details(details: dict[str, Any]) -> QuantParams | None:
@@ -133,40 +171,67 @@ class ModelRunner:
     """One model on one interpreter, taking and giving real (float) values.
 
     Inputs are quantised with the model's own input scale and zero point, outputs dequantised
-    with its output parameters, exactly as the generated sketch code does.
+    with its output parameters, exactly as the generated sketch code does. The model is validated in
+    full before the interpreter sees it, and a model file's first load is tried in a child process
+    (``probe_model``), so a damaged file is a ``ModelLoadError`` naming it, never a crash.
     """
 
     def __init__(self, model: bytes | str | os.PathLike[str], backend: str | None = None,
-                 arena_size: int | None = None) -> None:
-        self.model_bytes = read_model_bytes(model)
+                 arena_size: int | None = None, name: str | None = None, isolate: bool | None = None) -> None:
+        if isolate is None:
+            # A file may come from anywhere: its first load is tried in a child process. Bytes are what
+            # the kit's converter just made in this process; pass isolate=True for bytes read from elsewhere.
+            isolate = not isinstance(model, (bytes, bytearray, memoryview))
+        self.name = model_name(model, name)
+        self.model_bytes = read_model_bytes(model, self.name)
         self.backend = backend or default_backend()
         if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose one of {BACKENDS}")
+            raise KitError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        tm = read_tflite(self.model_bytes, self.name)  # full validation before any interpreter sees the bytes
+        if self.backend == TFLM and not tflm_available():
+            raise RuntimeUnavailable("the TFLM interpreter ('pip install tflite-micro', Linux x86_64) is not installed")
+        if isolate:
+            probe_model(self.model_bytes, self.backend, self.name)
         if self.backend == TFLM:
-            if not tflm_available():
-                raise RuntimeUnavailable("the TFLM interpreter ('pip install tflite-micro', Linux x86_64) is not installed")
             from tflite_micro.python.tflite_micro import runtime as tflm
 
             size = arena_size or max(len(self.model_bytes) * 10, 64 * 1024)
             with capture_stderr_fd() as log:
                 try:
                     self._tflm = tflm.Interpreter.from_bytes(self.model_bytes, arena_size=size)
-                except RuntimeError as e:
-                    detail = log.read_text(errors="replace").strip()
-                    raise ModelLoadError(f"TFLM could not load the model: {e}. {detail}") from None
-            log.unlink(missing_ok=True)
+                    failure = None
+                except Exception as e:  # RuntimeError, or the wrapper's own checks
+                    failure = e
+            if failure is not None:
+                text = log.read_text(errors="replace")
+                op = unsupported_op(text)
+                if op:
+                    raise ModelLoadError(f"{self.name}: the model uses the op {op}, which TFLM cannot run")
+                detail = " ".join(text.split())[:300]
+                raise ModelLoadError(f"{self.name}: TFLM could not load the model ({failure}){': ' + detail if detail else ''}")
             in_d, out_d = self._tflm.get_input_details(0), self._tflm.get_output_details(0)
         else:
-            from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # Reference kernels are the closest to TFLM's (FACTS: identical or +-1 LSB).
-                self._lite = Interpreter(model_content=self.model_bytes,
-                                         experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
-            self._lite.allocate_tensors()
-            in_d, out_d = self._lite.get_input_details()[0], self._lite.get_output_details()[0]
+            try:
+                from ai_edge_litert.interpreter import Interpreter, OpResolverType
+            except ImportError:
+                raise RuntimeUnavailable("the LiteRT interpreter ('pip install ai-edge-litert') is not installed") from None
+            try:
+                with warnings.catch_warnings(), capture_stderr_fd():
+                    warnings.simplefilter("ignore")
+                    # Reference kernels are the closest to TFLM's (identical or +-1 LSB).
+                    self._lite = Interpreter(model_content=self.model_bytes,
+                                             experimental_op_resolver_type=OpResolverType.BUILTIN_REF)
+                    self._lite.allocate_tensors()
+                in_d, out_d = self._lite.get_input_details()[0], self._lite.get_output_details()[0]
+            except Exception as e:  # LiteRT raises ValueError/RuntimeError with multi-line text
+                op = unsupported_op(str(e))
+                if op:
+                    raise ModelLoadError(f"{self.name}: the model uses the op {op}, which LiteRT cannot run") from None
+                raise ModelLoadError(f"{self.name}: LiteRT could not load the model ("
+                                     f"{' '.join(str(e).split())[:300]})") from None
             self._in_index, self._out_index = in_d["index"], out_d["index"]
+        self.model_info = tm
+        """The model's validated structure (ops, tensors, quantisation), as ``tflite_file.read_tflite`` gives it."""
         self.input_shape: tuple[int, ...] = tuple(int(d) for d in in_d["shape"])
         self.output_shape: tuple[int, ...] = tuple(int(d) for d in out_d["shape"])
         self.input_dtype = np.dtype(in_d["dtype"])
@@ -174,10 +239,16 @@ class ModelRunner:
         self.input_quant = _quant_from_details(in_d) if self.input_dtype.kind == "i" else None
         self.output_quant = _quant_from_details(out_d) if self.output_dtype.kind == "i" else None
 
+    def check_config(self, config: Any, config_where: str = "the config") -> None:
+        """A ``ModelLoadError`` naming both files when the run config is for another model (track, labels, input)."""
+        from .tflite_file import require_model_fits_config
+
+        require_model_fits_config(self.model_info, config, self.name, config_where)
+
     @property
     def num_outputs(self) -> int:
         """Values in the output tensor (classes, for a classifier)."""
-        return int(np.prod(self.output_shape[1:]))
+        return prod(self.output_shape[1:])
 
     def run_raw(self, x: np.ndarray) -> np.ndarray:
         """One example already in the input dtype (int8 for int8 models); raw output, batch axis dropped."""
@@ -230,14 +301,27 @@ class ArenaMeasurement:
     """How it was measured, in words, for reports."""
 
 
-def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 * 1024) -> ArenaMeasurement:
-    """Find the smallest arena with which the TFLM interpreter allocates and invokes the model."""
-    data = read_model_bytes(model)
+_arena_cache: dict[str, ArenaMeasurement] = {}
+
+
+def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 * 1024,
+                  name: str | None = None) -> ArenaMeasurement:
+    """Find the smallest arena with which the TFLM interpreter allocates and invokes the model.
+
+    Runs TFLM in this process: call it on a validated model the kit made, or use
+    ``inspect.measure_arena_isolated`` for a file from elsewhere. Kept per model for the process's life.
+    """
+    where = model_name(model, name)
+    data = read_model_bytes(model, where)
+    key = hashlib.sha256(data).hexdigest()
+    if key in _arena_cache:
+        return _arena_cache[key]
+    read_tflite(data, where)
     if not tflm_available():
         raise RuntimeUnavailable("measuring the arena needs the TFLM interpreter ('pip install tflite-micro', Linux x86_64)")
     from tflite_micro.python.tflite_micro import runtime as tflm
 
-    def fits(size: int) -> bool:
+    def fits(size: int) -> tuple[bool, str]:
         with capture_stderr_fd() as log:
             try:
                 it = tflm.Interpreter.from_bytes(data, arena_size=size)
@@ -248,22 +332,31 @@ def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 *
             except RuntimeError:
                 ok = False
             except Exception as e:  # a damaged flatbuffer fails inside the wrapper in other ways
-                raise ModelLoadError(f"TFLM could not read the model ({type(e).__name__}: {e})") from None
-        log.unlink(missing_ok=True)
-        return ok
+                raise ModelLoadError(f"{where}: TFLM could not read the model ({type(e).__name__}: {e})") from None
+        return ok, ("" if ok else log.read_text(errors="replace"))
 
-    if not fits(upper):
-        raise ModelLoadError(f"TFLM could not run the model even with a {upper}-byte arena")
+    ok, text = fits(upper)
+    if not ok:
+        op = unsupported_op(text)
+        if op:
+            raise ModelLoadError(f"{where}: the model uses the op {op}, which TFLM cannot run")
+        if "Requested" in text or "resize buffer" in text.lower() or "arena" in text.lower():
+            raise ModelLoadError(f"{where}: the model needs more than a {upper:,}-byte tensor arena, far beyond a "
+                                 "microcontroller's RAM")
+        detail = " ".join(text.split())[:300]
+        raise ModelLoadError(f"{where}: TFLM could not run the model{': ' + detail if detail else ''}")
     lo, hi = 0, upper // 16  # in 16-byte units: hi fits, lo does not
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fits(mid * 16):
+        if fits(mid * 16)[0]:
             hi = mid
         else:
             lo = mid
-    return ArenaMeasurement(
+    result = ArenaMeasurement(
         arena_bytes=hi * 16,
         method=("bisection on the tflite-micro Python interpreter (64-bit host): smallest arena, in "
                 "16-byte steps, that allocates the tensors and runs one inference; a 32-bit Cortex-M "
                 "needs slightly less for the interpreter's own structures"),
     )
+    _arena_cache[key] = result
+    return result

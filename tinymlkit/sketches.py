@@ -43,7 +43,7 @@ PINNED_HEADERS: dict[str, str] = {
 """Headers of the pinned core and libraries that the sketches include, and where each is."""
 
 _INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*[<"]([^>"]+)[>"]', re.M)
-_NAME_RE = re.compile(r"\b((?!kTfLite)k[A-Z]\w*|g_model(?:_len)?|RegisterModelOps|ModelOpResolver)\b")
+_NAME_RE = re.compile(r"\b((?!kTfLite)k[A-Z]\w*|g_model(?:_len)?|RegisterModelOps|ModelOpResolver|KitFillFrontendConfig)\b")
 
 
 def _root() -> Path:

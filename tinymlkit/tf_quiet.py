@@ -13,19 +13,66 @@ import contextlib
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["load_tensorflow", "drop_known_tf_noise"]
+__all__ = ["load_tensorflow", "drop_known_tf_noise", "capture_stderr_fd", "CapturedStderr"]
+
+
+class CapturedStderr:
+    """What C++ wrote to file descriptor 2 inside ``capture_stderr_fd``; readable during and after the block."""
+
+    def __init__(self, file: Any) -> None:
+        self._file = file
+        self._data: bytes | None = None
+
+    def read_bytes(self) -> bytes:
+        """The captured bytes so far (all of them once the block has ended)."""
+        if self._data is not None:
+            return self._data
+        self._file.flush()
+        self._file.seek(0)
+        return self._file.read()
+
+    def read_text(self, errors: str = "replace") -> str:
+        """The captured text, decoded as UTF-8."""
+        return self.read_bytes().decode("utf-8", errors=errors)
+
+    def unlink(self, missing_ok: bool = True) -> None:
+        """Kept for callers of the old path-based API: the capture leaves no file behind anyway."""
+
+    def _close(self) -> None:
+        self._data = self.read_bytes()
+        self._file.close()
+
+
+@contextlib.contextmanager
+def capture_stderr_fd() -> Iterator[CapturedStderr]:
+    """Send what C++ writes to file descriptor 2 into an unnamed temporary file instead of the terminal.
+
+    The file has no name on disk (``tempfile.TemporaryFile``), so nothing is left in /tmp whatever happens.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    f = tempfile.TemporaryFile(prefix="tinymlkit-stderr-")
+    log = CapturedStderr(f)
+    try:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield log
+        finally:
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+        log._close()
 
 
 def load_tensorflow() -> Any:
     """Import TensorFlow (and probe its devices) with the C++ start-up messages captured; returns the module."""
     if "tensorflow" in sys.modules and getattr(sys.modules["tensorflow"], "config", None) is not None:
         return sys.modules["tensorflow"]
-    from .runtime import capture_stderr_fd
-
     with capture_stderr_fd() as log:
         try:
             import tensorflow as tf
@@ -36,7 +83,6 @@ def load_tensorflow() -> Any:
         else:
             failed = False
     text = log.read_text(errors="replace")
-    log.unlink(missing_ok=True)
     if failed:
         sys.stderr.write(text)
         import tensorflow as tf  # raise the real error, with its messages already shown

@@ -1,4 +1,5 @@
-"""Training: Keras fit with early stopping, a decaying learning rate, a progress bar, and a fixed seed."""
+"""Training: Keras fit with early stopping on balanced accuracy, a decaying learning rate, a progress bar,
+a fixed seed, and a cap on TensorFlow's threads."""
 from __future__ import annotations
 
 import dataclasses
@@ -9,7 +10,7 @@ import numpy as np
 
 from .config import TrainConfig
 
-__all__ = ["TrainResult", "set_seed", "fit", "EpochProgress"]
+__all__ = ["TrainResult", "set_seed", "fit", "EpochProgress", "BalancedAccuracy", "limit_threads"]
 
 
 @dataclasses.dataclass
@@ -17,11 +18,12 @@ class TrainResult:
     """What a training run did."""
 
     history: dict[str, list[float]]
-    """Per-epoch metrics as Keras reports them (loss, accuracy, val_loss, val_accuracy)."""
+    """Per-epoch metrics as Keras reports them (loss, accuracy, val_loss, val_accuracy), plus
+    val_balanced_accuracy when there is a validation set."""
     epochs_run: int
     """Epochs actually run (early stopping may end sooner than asked)."""
     best_epoch: int
-    """1-based epoch whose weights were kept (best validation accuracy)."""
+    """1-based epoch whose weights were kept (best value of the monitored validation metric)."""
     seconds: float
     """Wall time of ``fit``."""
 
@@ -38,6 +40,54 @@ def set_seed(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
     except Exception:  # already set, or an older TensorFlow
         pass
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap the threads TensorFlow uses for one op and across ops (None or 0 leaves its default).
+
+    On a shared machine TensorFlow takes every core by default; the cap must be set before TensorFlow
+    runs its first op, so call this first (``kws run --threads N`` does). A later call that cannot
+    change the running setting is ignored.
+    """
+    if not threads:
+        return
+    import os
+
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    from .tf_quiet import load_tensorflow
+    tf = load_tensorflow()
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        tf.config.threading.set_inter_op_parallelism_threads(int(threads))
+    except RuntimeError:  # TensorFlow already started: its pools cannot be resized any more
+        pass
+
+
+def _balanced_accuracy_class() -> type:
+    from .tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+
+    class _BalancedAccuracy(keras.callbacks.Callback):
+        """Adds ``val_balanced_accuracy`` (mean recall over the classes present) to each epoch's logs."""
+
+        def __init__(self, x_val: np.ndarray, y_val: np.ndarray, batch_size: int = 256) -> None:
+            super().__init__()
+            self.x_val, self.y_val, self.batch_size = x_val, np.asarray(y_val, dtype=int), batch_size
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is None:
+                return
+            pred = np.argmax(self.model.predict(self.x_val, verbose=0, batch_size=self.batch_size), axis=1)
+            recalls = [float(np.mean(pred[self.y_val == c] == c)) for c in np.unique(self.y_val)]
+            logs["val_balanced_accuracy"] = float(np.mean(recalls)) if recalls else 0.0
+
+    return _BalancedAccuracy
+
+
+def BalancedAccuracy(x_val: np.ndarray, y_val: np.ndarray, batch_size: int = 256) -> Any:  # noqa: N802
+    """A Keras callback that puts the validation set's balanced accuracy into the logs as val_balanced_accuracy."""
+    return _balanced_accuracy_class()(x_val, y_val, batch_size)
 
 
 def _epoch_progress_class() -> type:
@@ -60,7 +110,7 @@ def _epoch_progress_class() -> type:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
             self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items()
-                                  if k in ("loss", "accuracy", "val_accuracy")})
+                                  if k in ("loss", "accuracy", "val_accuracy", "val_balanced_accuracy")})
             self.bar.update(1)
 
         def on_train_end(self, logs: Any = None) -> None:
@@ -77,23 +127,34 @@ def EpochProgress(epochs: int, desc: str = "training") -> Any:  # noqa: N802 - r
 
 def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
         cfg: TrainConfig = TrainConfig(), progress: bool = True, desc: str = "training",
-        class_weight: dict[int, float] | None = None, callbacks: list[Any] | None = None) -> TrainResult:
-    """Compile and train a classifier on integer labels; keeps the weights of the best validation epoch."""
+        class_weight: dict[int, float] | None = None, callbacks: list[Any] | None = None,
+        monitor: str = "val_balanced_accuracy", compile_model: bool = True) -> TrainResult:
+    """Compile and train a classifier on integer labels; keeps the weights of the best validation epoch.
+
+    The best epoch is the one with the highest ``monitor``: balanced accuracy by default, because plain
+    accuracy keeps an epoch that sacrifices a small class (measured: an epoch with "no" recall 0.46
+    won on val_accuracy). ``compile_model=False`` keeps a model's own compile settings.
+    """
     from .tf_quiet import load_tensorflow
     load_tensorflow()
     import keras
 
     set_seed(cfg.seed)
     steps = max(1, int(np.ceil(len(x_train) / cfg.batch_size))) * max(1, cfg.epochs)
-    schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps, alpha=0.05)
-    # Keras 3: pass compile arguments by keyword (the third positional is loss_weights).
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if compile_model:
+        schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps, alpha=0.05)
+        # Keras 3: pass compile arguments by keyword (the third positional is loss_weights).
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     has_val = len(x_val) > 0
     callbacks = list(callbacks or [])
     if has_val:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=cfg.patience,
-                                                       restore_best_weights=True, mode="max"))
+        if monitor == "val_balanced_accuracy":
+            # Before EarlyStopping: callbacks share one logs dict, in list order.
+            callbacks.append(BalancedAccuracy(x_val, y_val))
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.patience,
+                                                       restore_best_weights=True,
+                                                       mode="min" if monitor.endswith("loss") else "max"))
     if progress:
         callbacks.append(EpochProgress(cfg.epochs, desc))
     t0 = time.perf_counter()
@@ -105,5 +166,9 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
                          callbacks=callbacks, verbose=0, class_weight=class_weight)
     seconds = time.perf_counter() - t0
     h = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    best = int(np.argmax(h["val_accuracy"])) + 1 if has_val else len(h["loss"])
+    if has_val and monitor in h:
+        scores = np.asarray(h[monitor])
+        best = int(np.argmin(scores) if monitor.endswith("loss") else np.argmax(scores)) + 1
+    else:
+        best = len(h["loss"])
     return TrainResult(history=h, epochs_run=len(h["loss"]), best_epoch=best, seconds=seconds)

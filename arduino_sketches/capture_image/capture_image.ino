@@ -4,7 +4,7 @@
 // A frame is sent on a CAPTURE_IMAGE command (argument: how many, 0 = until STOP) or on a press of a
 // push button between D2 and GND. OV7675: raw GRAY8 or RGB565 (big-endian) 160x120 frames; Arducam:
 // the JPEG file as the camera made it. LED: blue while capturing, green when sent, red on an error.
-#include "camera.h"
+#include "kit_camera.h"
 #include "frame_codec.h"
 
 namespace {

@@ -4,15 +4,16 @@
 // model_settings.h) -> int8 features (feature_quant.h, the model's own scale and zero point) ->
 // inference every kRecognizerInferenceEveryFrames frames -> command recognizer -> RGB LED and a line
 // on Serial. Nothing here is model-specific: run `tinymlkit export` and rebuild.
+// `tinymlkit bench --port PORT` asks it to time its next inferences and feature frames (kit_bench.h).
 #include <Chirale_TensorFlowLite.h>
 #include <PDM.h>
 
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 
 #include "feature_quant.h"
+#include "kit_bench.h"
+#include "kit_interpreter.h"
 #include "recognize_commands.h"
 
 #include "model_data.h"
@@ -52,6 +53,7 @@ tflite::MicroInterpreter* g_interpreter = nullptr;
 TfLiteTensor* g_input = nullptr;
 TfLiteTensor* g_output = nullptr;
 KitRecognizer g_recognizer;
+KitBench g_bench;
 
 void set_led(int label) {  // built-in RGB LED, active low: off, green for a keyword, blue for 'unknown'
   digitalWrite(LEDR, HIGH);
@@ -84,21 +86,7 @@ void fail(const char* what) {  // red LED blinking fast: setup failed, the reaso
 bool start_frontend() {
   FrontendConfig c;
   FrontendFillConfigWithDefaults(&c);
-  c.window.size_ms = kAudioWindowSizeMs;
-  c.window.step_size_ms = kAudioWindowStrideMs;
-  c.filterbank.num_channels = kAudioFeatureBins;
-  c.filterbank.lower_band_limit = kAudioLowerBandLimit;
-  c.filterbank.upper_band_limit = kAudioUpperBandLimit;
-  c.noise_reduction.smoothing_bits = kAudioSmoothingBits;
-  c.noise_reduction.even_smoothing = kAudioEvenSmoothing;
-  c.noise_reduction.odd_smoothing = kAudioOddSmoothing;
-  c.noise_reduction.min_signal_remaining = kAudioMinSignalRemaining;
-  c.pcan_gain_control.enable_pcan = kAudioEnablePcan;
-  c.pcan_gain_control.strength = kAudioPcanStrength;
-  c.pcan_gain_control.offset = kAudioPcanOffset;
-  c.pcan_gain_control.gain_bits = kAudioGainBits;
-  c.log_scale.enable_log = kAudioEnableLog;
-  c.log_scale.scale_shift = kAudioScaleShift;
+  KitFillFrontendConfig(&c);  // generated in model_settings.h from the config training used
   return FrontendPopulateState(&c, &g_frontend, kAudioSampleRate) != 0;
 }
 
@@ -115,12 +103,14 @@ void process_audio() {
       continue;
     }
     size_t used = 0;
+    const uint32_t t_frame = micros();
     FrontendOutput out = FrontendProcessSamples(&g_frontend, &g_ring[pos], n, &used);
     g_read += used;
     if (out.size == (size_t)kFeatureSize) {
       memmove(&g_features[0][0], &g_features[1][0], (kFeatureCount - 1) * kFeatureSize);
       kit_features_to_int8(out.values, kFeatureSize, kAudioFeatureScaleNumerator, kAudioFeatureScaleDenominator,
                            kInputScale, kInputZeroPoint, g_features[kFeatureCount - 1]);
+      kit_bench_step(&g_bench, micros() - t_frame);
       g_new_frames++;
       g_total_frames++;
     }
@@ -140,17 +130,13 @@ void setup() {
   while (!Serial && millis() - t0 < 3000) {
   }
 
-  const tflite::Model* model = tflite::GetModel(g_model);
-  if (model->version() != TFLITE_SCHEMA_VERSION) fail("model schema version differs from the library's");
   if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
-  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
-  g_interpreter = &interpreter;
-  if (g_interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors: the arena is too small; re-export");
+  const char* problem = kit_interpreter_begin(g_model, g_resolver, tensor_arena, kTensorArenaSize,
+                                              kInputElementCount, &g_interpreter);
+  if (problem != nullptr) fail(problem);
   g_input = g_interpreter->input(0);
   g_output = g_interpreter->output(0);
-  if (g_input->bytes != (size_t)kInputElementCount || g_input->type != kTfLiteInt8) {
-    fail("input tensor is not the exported shape/type: re-export");
-  }
+  kit_bench_begin(&g_bench, KIT_STEP_FEATURES, "one audio frame: micro frontend + int8");
   if (!start_frontend()) fail("micro frontend: out of memory");
   memset(g_features, kInputZeroPoint, sizeof g_features);
 
@@ -170,6 +156,7 @@ void setup() {
 }
 
 void loop() {
+  kit_bench_poll(&g_bench);
   process_audio();
   if (g_total_frames < kFeatureCount || g_new_frames < kRecognizerInferenceEveryFrames) return;
   g_new_frames = 0;
@@ -180,6 +167,7 @@ void loop() {
     return;
   }
   const uint32_t latency_us = micros() - t_start;
+  kit_bench_inference(&g_bench, latency_us);
   KitDecision d;
   kit_recognizer_process_int8(&g_recognizer, millis(), g_output->data.int8, &d);
   if (d.is_new) {

@@ -1,17 +1,17 @@
 // person_detection.ino: is there a person in front of the camera? The kit's exported vision model on
-// the Nano 33 BLE Sense, with the OV7675 (TinyML kit shield) or an Arducam Mini 2MP Plus (camera_config.h).
+// the Nano 33 BLE Sense, with the OV7675 (TinyML kit shield) or an Arducam Mini 2MP Plus (kit_camera_config.h
+// in the TinyMLKitBoard library).
 //
 // Frame -> centre crop + integer bilinear resize + gray/RGB (image_convert.h, bit for bit as
 // tinymlkit.vision.preprocess.prepare_frame) -> int8 through the generated kPixelToInt8 table ->
-// inference -> person score on the LED and Serial. Run `tinymlkit export` first: the model files are
-// generated (see README.md).
+// inference -> person score on the LED and Serial. The model files are generated (see README.md).
+// `tinymlkit bench --port PORT` asks it to time its next inferences and pixel steps (kit_bench.h).
 #include <Chirale_TensorFlowLite.h>
 
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
-
-#include "camera.h"
 #include "image_convert.h"
+#include "kit_bench.h"
+#include "kit_camera.h"
+#include "kit_interpreter.h"
 
 #include "model_data.h"
 #include "model_ops.h"
@@ -27,6 +27,7 @@ ModelOpResolver g_resolver;
 tflite::MicroInterpreter* g_interpreter = nullptr;
 TfLiteTensor* g_input = nullptr;
 TfLiteTensor* g_output = nullptr;
+KitBench g_bench;
 
 void fail(const char* what) {  // red LED blinking fast: setup failed, the reason is on Serial
   Serial.print("ERROR ");
@@ -57,36 +58,36 @@ void setup() {
   const uint32_t t0 = millis();
   while (!Serial && millis() - t0 < 3000) {
   }
-  const tflite::Model* model = tflite::GetModel(g_model);
-  if (model->version() != TFLITE_SCHEMA_VERSION) fail("model schema version differs from the library's");
   if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
-  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
-  g_interpreter = &interpreter;
-  if (g_interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors: the arena is too small; re-export");
+  const char* problem = kit_interpreter_begin(g_model, g_resolver, tensor_arena, kTensorArenaSize,
+                                              kInputElementCount, &g_interpreter);
+  if (problem != nullptr) fail(problem);
   g_input = g_interpreter->input(0);
   g_output = g_interpreter->output(0);
-  if (g_input->bytes != (size_t)kInputElementCount || g_input->type != kTfLiteInt8) {
-    fail("input tensor is not the exported shape/type: re-export");
-  }
+  kit_bench_begin(&g_bench, KIT_STEP_PIXELS, "one camera frame: crop, resize, int8 table");
   if (!camera_begin()) fail("camera not detected (see README: camera not detected)");
   Serial.println("person_detection ready");
 }
 
 void loop() {
+  kit_bench_poll(&g_bench);
   const uint32_t t_frame = millis();
   if (!camera_read(g_frame)) {
     Serial.println("WARN camera: no frame");
     return;
   }
+  const uint32_t t_pixels = micros();
   kit_prepare_frame(g_frame, kFrameWidth, kFrameHeight, kFrameFormat, kImageChannels, g_pixels, kImageWidth,
                     kImageHeight);
   kit_pixels_to_int8(g_pixels, sizeof g_pixels, kPixelToInt8, g_input->data.int8);
+  kit_bench_step(&g_bench, micros() - t_pixels);
   const uint32_t t_start = micros();
   if (g_interpreter->Invoke() != kTfLiteOk) {
     Serial.println("ERROR Invoke failed");
     return;
   }
   const uint32_t latency_us = micros() - t_start;
+  kit_bench_inference(&g_bench, latency_us);
   const int score = (int)g_output->data.int8[kPersonIndex] - kOutputZeroPoint;  // 0..255 for a softmax output
   const bool person = score >= kDetectionThreshold;
   show(person);

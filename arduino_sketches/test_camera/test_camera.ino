@@ -2,7 +2,7 @@
 // frames) whether it answered, and sends one frame every two seconds as a kit IMAGE frame:
 // `tinymlkit board monitor` (or capture) on the computer shows it. LED: green blink per frame sent,
 // red when the camera is not detected.
-#include "camera.h"
+#include "kit_camera.h"
 #include "frame_codec.h"
 
 namespace {

@@ -2,14 +2,20 @@
 //   board_codec crc     prints the CRC-32 of "123456789"
 //   board_codec encode  writes one frame of every kind to stdout (values mirrored in test_board_cpp.py)
 //   board_codec decode  reads stdin, prints each decoded frame and the decoder's counters
+//   board_codec timing SOURCE STEP CLOCK_HZ NOTE  reads elapsed times (us) from stdin, writes their
+//                       TIMING frame to stdout (the sketch's BENCH answer)
+//   board_codec batch SCRIPT RESULTS  many of the above in one process (test_batch.h)
 // Exits 1 if a codec call returns something unexpected.
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <vector>
 
 #include "frame_codec.h"
+#include "kit_timing.h"
+#include "test_batch.h"
 
 namespace {
 
@@ -31,6 +37,7 @@ void count_bytes(void* context, const uint8_t*, size_t length) {
 }
 
 int encode() {
+  failures = 0;
   KitFrameWriter w;
   kit_writer_init(&w, write_stdout, nullptr);
 
@@ -108,19 +115,46 @@ int decode() {
   return 0;
 }
 
-}  // namespace
+int timing(char** a) {
+  static KitTiming t;
+  kit_timing_reset(&t);
+  unsigned long us;
+  while (scanf("%lu", &us) == 1) kit_timing_add(&t, static_cast<uint32_t>(us));
+  KitTimingSummary s;
+  if (!kit_timing_summarize(&t, &s)) return 3;
+  KitFrameWriter w;
+  kit_writer_init(&w, write_stdout, nullptr);
+  const bool ok = kit_send_timing(&w, static_cast<uint8_t>(atoi(a[0])), static_cast<uint8_t>(atoi(a[1])), &s,
+                                  static_cast<uint32_t>(strtoul(a[2], nullptr, 10)), a[3]);
+  KitTimingSummary bad = s;
+  bad.median_us = s.max_us + 1;  // out of order: must be refused
+  size_t sent = 0;
+  KitFrameWriter counter;
+  kit_writer_init(&counter, count_bytes, &sent);
+  const bool refused = !kit_send_timing(&counter, 1, 1, &bad, 0, "") && sent == 0;
+  fflush(stdout);
+  return ok && refused ? 0 : 1;
+}
 
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s crc|encode|decode\n", argv[0]);
-    return 2;
-  }
-  if (strcmp(argv[1], "crc") == 0) {
+int run(int argc, char** argv) {
+  if (argc == 1 && strcmp(argv[0], "crc") == 0) {
     printf("%08lx\n", static_cast<unsigned long>(kit_crc32_update(0, "123456789", 9)));
     return 0;
   }
-  if (strcmp(argv[1], "encode") == 0) return encode();
-  if (strcmp(argv[1], "decode") == 0) return decode();
-  fprintf(stderr, "unknown mode %s\n", argv[1]);
+  if (argc == 1 && strcmp(argv[0], "encode") == 0) return encode();
+  if (argc == 1 && strcmp(argv[0], "decode") == 0) return decode();
+  if (argc == 5 && strcmp(argv[0], "timing") == 0) return timing(argv + 1);
+  fprintf(stderr, "unknown mode or arguments\n");
   return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "batch") == 0) return test_run_batch(argv[2], argv[3], run);
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s crc|encode|decode|timing ...|batch SCRIPT RESULTS\n", argv[0]);
+    return 2;
+  }
+  return run(argc - 1, argv + 1);
 }

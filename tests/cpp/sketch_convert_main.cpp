@@ -8,6 +8,7 @@
 //   mcu IN FRAME_W FRAME_H FRAME_FORMAT CHANNELS OUT_W OUT_H OUT
 //             IN: blocks "x y w h" (int32 LE each) + w*h uint16 LE RGB565; places them, then prepares
 //   int8 IN TABLE OUT                               pixels through a 256-byte table
+//   batch SCRIPT RESULTS                            many of the above in one process (test_batch.h)
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "feature_quant.h"
 #include "image_convert.h"
 #include "recognize_commands.h"
+#include "test_batch.h"
 
 static std::vector<uint8_t> read_all(const char* path) {
   std::vector<uint8_t> out;
@@ -126,14 +128,19 @@ static int to_int8(char** a) {
   return 0;
 }
 
-int main(int argc, char** argv) {
-  if (argc < 2) return 1;
-  const std::string cmd = argv[1];
-  if (cmd == "features" && argc == 8) return features(argv + 2);
-  if (cmd == "recognize" && argc == 8) return recognize(argv + 2);
-  if (cmd == "prepare" && argc == 10) return prepare(argv + 2);
-  if (cmd == "mcu" && argc == 10) return mcu(argv + 2);
-  if (cmd == "int8" && argc == 5) return to_int8(argv + 2);
+static int run(int argc, char** argv) {
+  if (argc < 1) return 1;
+  const std::string cmd = argv[0];
+  if (cmd == "features" && argc == 7) return features(argv + 1);
+  if (cmd == "recognize" && argc == 7) return recognize(argv + 1);
+  if (cmd == "prepare" && argc == 9) return prepare(argv + 1);
+  if (cmd == "mcu" && argc == 9) return mcu(argv + 1);
+  if (cmd == "int8" && argc == 4) return to_int8(argv + 1);
   fprintf(stderr, "bad arguments\n");
   return 1;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 4 && strcmp(argv[1], "batch") == 0) return test_run_batch(argv[2], argv[3], run);
+  return run(argc - 1, argv + 1);
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..config import AudioFrontendConfig, QuantParams
+from ..config import AudioFrontendConfig, ConfigError, QuantParams, frontend_op_args
 
 __all__ = [
     "frontend_uint16",
@@ -39,24 +39,15 @@ def frontend_uint16(clip: np.ndarray, cfg: AudioFrontendConfig = AudioFrontendCo
     import tensorflow as tf
     from tensorflow.lite.experimental.microfrontend.python.ops import audio_microfrontend_op as frontend_op
 
+    if not isinstance(cfg, AudioFrontendConfig):
+        raise ConfigError(f"expected an AudioFrontendConfig, got {type(cfg).__name__}")
+    if np.ndim(clip) != 1:
+        raise ValueError(f"a clip is one channel of samples (1-D), got shape {np.shape(clip)}")
+    # Configs are range-checked when made (config.py), so no value here can crash the C frontend;
+    # the arguments come from the one table that also writes the sketch's KitFillFrontendConfig().
     out = frontend_op.audio_microfrontend(
         tf.constant(_to_int16(clip)),
-        sample_rate=cfg.sample_rate,
-        window_size=cfg.window_size_ms,
-        window_step=cfg.window_stride_ms,
-        num_channels=cfg.feature_bins,
-        upper_band_limit=cfg.upper_band_limit,
-        lower_band_limit=cfg.lower_band_limit,
-        smoothing_bits=cfg.smoothing_bits,
-        even_smoothing=cfg.even_smoothing,
-        odd_smoothing=cfg.odd_smoothing,
-        min_signal_remaining=cfg.min_signal_remaining,
-        enable_pcan=cfg.enable_pcan,
-        pcan_strength=cfg.pcan_strength,
-        pcan_offset=cfg.pcan_offset,
-        gain_bits=cfg.gain_bits,
-        enable_log=cfg.enable_log,
-        scale_shift=cfg.scale_shift,
+        **frontend_op_args(cfg),
         out_scale=1,
         out_type=tf.uint16,
     )
@@ -73,12 +64,12 @@ def frontend_to_int8(v: np.ndarray, qp: QuantParams, cfg: AudioFrontendConfig = 
     """uint16 frontend output straight to the model's int8 input, the rule the sketch runs.
 
     q = floor((v * num / den) / scale + 0.5) + zero_point, saturated to int8, computed in double
-    precision; the generated C++ does the same operations in the same order, so the two agree bit
-    for bit. It equals ``runtime.quantize(frontend_to_float(v))``.
+    precision: ``runtime.quantize`` (the one rounding rule) applied to v * num / den. The generated
+    C++ does the same operations in the same order, so the two agree bit for bit.
     """
-    f = np.asarray(v, dtype=np.float64) * cfg.feature_scale_numerator / cfg.feature_scale_denominator
-    q = np.floor(f / np.float64(np.float32(qp.scale)) + 0.5) + qp.zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    from ..runtime import quantize
+
+    return quantize(np.asarray(v, dtype=np.float64) * cfg.feature_scale_numerator / cfg.feature_scale_denominator, qp)
 
 
 def micro_features(clip: np.ndarray, cfg: AudioFrontendConfig = AudioFrontendConfig()) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 For notebooks::
 
-    from tinymlkit.board import VirtualBoard, capture, monitor, list_ports
+    from tinymlkit.board import capture, monitor, list_ports
+    from tinymlkit.board.virtual import VirtualBoard
 
     board = VirtualBoard()            # or a real board's port from list_ports()
     port = board.start()
@@ -12,23 +13,15 @@ For notebooks::
 Modules: ``protocol`` (the specification, frames, the resynchronising reader), ``c_header`` and
 ``spec_doc`` (its C header and document tables), ``link`` (a pyserial connection), ``ports``,
 ``capture``, ``monitor``, ``camera`` (pixel formats), ``virtual`` (the pseudo-terminal board).
-"""
-from typing import Any
 
+May import: errors, files, config and the other bottom-layer modules (audio, vision). ``virtual`` runs a
+model (runtime, inspect), so it sits one layer up and is imported as ``tinymlkit.board.virtual``, never from here.
+"""
 from .capture import CaptureError, CaptureReport, capture, dataset_summary, format_summary
 from .link import BoardLink, BoardTimeout, PortError, PortGone
 from .monitor import MonitorReport, Result, monitor, plot_results
 from .ports import PortInfo, format_ports, list_ports
 from .protocol import PROTOCOL_VERSION, FrameParser, ProtocolError, ProtocolVersionError
-
-
-def __getattr__(name: str) -> Any:
-    # VirtualBoard loads on first use, so ``python -m tinymlkit.board.virtual`` does not import itself twice.
-    if name == "VirtualBoard":
-        from .virtual import VirtualBoard
-
-        return VirtualBoard
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
@@ -45,7 +38,6 @@ __all__ = [
     "ProtocolError",
     "ProtocolVersionError",
     "Result",
-    "VirtualBoard",
     "capture",
     "dataset_summary",
     "format_ports",

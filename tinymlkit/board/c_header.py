@@ -86,6 +86,8 @@ def render_c_header() -> str:
     L += _enum_block("KIT_ERRCODE", p.ERROR_CODES, "ERROR codes.")
     L += _enum_block("KIT_LOGLEVEL", p.LOG_LEVELS, "LOG levels.")
     L += _enum_block("KIT_STATE", p.STATUS_STATES, "STATUS states.")
+    L += _enum_block("KIT_TIMING", p.TIMING_SOURCES, "TIMING sources.")
+    L += _enum_block("KIT_STEP", p.TIMING_STEPS, "TIMING steps.")
     L += ["#endif  // TINYMLKIT_KIT_PROTOCOL_H_", ""]
     return "\n".join(L)
 

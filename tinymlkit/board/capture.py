@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import KitError
 from . import protocol as p
-from .link import BoardLink, BoardTimeout, PortGone
+from .link import BoardLink, BoardTimeout, PortGone, check_count, check_seconds, clean_message
 
 __all__ = [
     "KINDS",
@@ -157,13 +157,15 @@ def capture(port: str, kind: str, label: str, count: int, out: str | Path, *,
     if kind not in KINDS:
         raise KitError(f"capture kind {kind!r}: choose 'audio' or 'image'")
     check_label(label)
-    if count < 1:
-        raise KitError(f"--count must be at least 1, got {count}")
+    check_count(count, "--count", allow_none=False)
+    timeout = check_seconds(timeout, "--timeout", allow_none=False)  # type: ignore[assignment]
     op_name, frame_name, suffix = KINDS[kind]
     frame_code = p.TYPE_BY_NAME[frame_name].code
     out = Path(out)
     folder = out / label
+    _check_folders(out, folder)
     say = log or (lambda s: print(s, file=sys.stderr))
+    malformed = 0
 
     with BoardLink(port) as link:
         hello = link.hello(timeout=hello_timeout)
@@ -203,9 +205,20 @@ def capture(port: str, kind: str, label: str, count: int, out: str | Path, *,
                     frame = link.read_frame(timeout)
                     if frame is None:
                         raise BoardTimeout(stop_message(f"{port}: no {kind} from the board in {timeout:g} s"))
-                    msg = p.decode_message(frame, port)
+                    try:
+                        msg = clean_message(p.decode_message(frame, port))
+                        data = b""
+                        if frame.type == frame_code:
+                            data = _encode_audio(msg, port) if kind == "audio" else _encode_image(msg, port)
+                    except CaptureError:
+                        raise
+                    except KitError as e:
+                        # A frame that passed its CRC but holds nonsense: drop it; the missing file is asked for again.
+                        malformed += 1
+                        if malformed == 1:
+                            _write(bar, f"{port}: ignored a malformed frame ({e}); it will be asked for again", say)
+                        continue
                     if frame.type == frame_code:
-                        data = _encode_audio(msg, port) if kind == "audio" else _encode_image(msg, port)
                         path, next_n = _save(folder, board, next_n, suffix, data, stop_message)
                         report.saved.append(path)
                         report.bytes_received += len(frame.payload)
@@ -227,27 +240,42 @@ def capture(port: str, kind: str, label: str, count: int, out: str | Path, *,
             report.seconds = time.monotonic() - t0
             if bar is not None:
                 bar.close()
-        if not link.parser.stats.clean:
-            say(f"{port}: link problems recovered from: {link.parser.stats.describe()}")
+        if not link.parser.stats.clean or malformed:
+            extra = f", malformed frames {malformed}" if malformed else ""
+            say(f"{port}: link problems recovered from: {link.parser.stats.describe()}{extra}")
         return report
+
+
+def _check_folders(out: Path, folder: Path) -> None:
+    """Clear errors for a dataset or label path that is a file (the capture could never save there)."""
+    for path, flag in ((out, "--out"), (folder, "--label")):
+        if path.is_symlink() and not path.exists():
+            raise KitError(f"{flag}: {path} is a broken symbolic link; remove it or choose another name")
+        if path.exists() and not path.is_dir():
+            raise KitError(f"{flag}: {path} exists and is a file, not a folder; choose another "
+                           f"{'dataset folder' if flag == '--out' else 'label'}")
 
 
 def _save(folder: Path, board: str, n: int, suffix: str, data: bytes,
           stop_message: Callable[[str], str]) -> tuple[Path, int]:
     from ..files import save_new_file
 
-    while True:
+    for _ in range(100_000):
         path = folder / f"{board}_nohash_{n}{suffix}"
         try:
             save_new_file(path, data)
             return path, n + 1
         except FileExistsError:
+            if not path.exists() and not path.is_symlink():
+                # Not a clash over the name: the folder itself is the problem (e.g. a file in its place).
+                raise CaptureError(stop_message(f"cannot write {path}: {folder} is not a folder")) from None
             n += 1  # another program wrote this number meanwhile: never overwrite, take the next
         except OSError as e:
             why = e.strerror or str(e)
             raise CaptureError(stop_message(
                 f"cannot write {path}: {why} (is the disk full, or the folder read-only?); free space or "
                 "fix the folder's permissions")) from None
+    raise CaptureError(stop_message(f"{folder}: no free file number for board {board}"))
 
 
 def _progress(enabled: bool, total: int, initial: int, desc: str):

@@ -6,16 +6,24 @@ board) disappearing mid-transfer becomes a :class:`PortGone` error instead of a 
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
+import math
 import sys
 import time
 from collections import deque
 from collections.abc import Iterator
 
-from ..errors import KitError
+from ..errors import KitError, printable
 from . import protocol as p
 
-__all__ = ["PortError", "PortGone", "BoardTimeout", "BoardLink", "open_hint"]
+__all__ = ["PortError", "PortGone", "BoardTimeout", "BoardLink", "open_hint", "clean_message", "board_text",
+           "check_seconds", "check_count", "MAX_COUNT", "MAX_WAIT_S"]
+
+MAX_COUNT = 100_000
+"""Most clips, frames or results one command asks for (the protocol's counts are 32-bit; 0 means 'until STOP')."""
+MAX_WAIT_S = 24 * 3600.0
+"""Longest wait or duration accepted (seconds)."""
 
 DEFAULT_BAUD = 115200
 """Ignored by USB CDC (and by a pseudo-terminal); set for boards behind a USB-UART bridge. Never 1200:
@@ -150,9 +158,9 @@ class BoardLink:
         return None
 
     def messages(self, timeout: float | None) -> Iterator[p.Message]:
-        """Like :meth:`frames`, decoded into typed messages (malformed payloads raise ProtocolError)."""
+        """Like :meth:`frames`, decoded into typed messages with safe text (malformed payloads raise ProtocolError)."""
         for frame in self.frames(timeout):
-            yield p.decode_message(frame, self.port)
+            yield clean_message(p.decode_message(frame, self.port))
 
     def hello(self, timeout: float = 5.0, retry_every: float = 1.0) -> p.Hello:
         """Stop whatever the board streams, ask who it is, and check its protocol version."""
@@ -162,7 +170,7 @@ class BoardLink:
             self.command("HELLO")
             for frame in self.frames(min(retry_every, max(0.05, deadline - time.monotonic()))):
                 if frame.type == p.TYPE_BY_NAME["HELLO"].code:
-                    self.hello_info = p.Hello.parse(frame.payload, self.port)
+                    self.hello_info = clean_message(p.Hello.parse(frame.payload, self.port))
                     self.parser.reset_sequence()
                     return self.hello_info
         raise BoardTimeout(
@@ -170,6 +178,44 @@ class BoardLink:
             "(capture_audio, capture_image or an inference sketch)? Press reset once; a board in its "
             "bootloader (after a double tap, LED pulsing) does not answer, and another serial monitor "
             "may be reading the port. For the virtual board, check that 'tinymlkit virtual-board' still runs.")
+
+
+def board_text(text: str) -> str:
+    """Text a board sent, safe to print: control characters (ESC sequences, CR, bidi overrides) made visible."""
+    return printable(text, limit=2 * p.MAX_TEXT)
+
+
+def clean_message(msg: p.Message) -> p.Message:
+    """The message with every text field a board controls made safe to show (see :func:`board_text`)."""
+    if isinstance(msg, (p.LogLine, p.BoardError)):
+        return dataclasses.replace(msg, text=board_text(msg.text))
+    if isinstance(msg, p.InferenceResult):
+        return dataclasses.replace(msg, label=board_text(msg.label))
+    if isinstance(msg, p.Hello):
+        return dataclasses.replace(msg, name=board_text(msg.name))
+    return msg
+
+
+def check_seconds(value: float | None, flag: str, allow_none: bool = True) -> float | None:
+    """A duration or timeout: a finite number of seconds above 0 (KitError naming ``flag`` otherwise)."""
+    if value is None and allow_none:
+        return None
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise KitError(f"{flag} {value!r}: give a number of seconds") from None
+    if not math.isfinite(v) or v <= 0 or v > MAX_WAIT_S:
+        raise KitError(f"{flag} {value!r}: give a number of seconds above 0 and at most {MAX_WAIT_S:g}")
+    return v
+
+
+def check_count(value: int | None, flag: str, allow_none: bool = True) -> int | None:
+    """A count of clips/frames/results: a whole number 1..MAX_COUNT (KitError naming ``flag`` otherwise)."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
+        raise KitError(f"{flag} {value!r}: give a whole number from 1 to {MAX_COUNT}")
+    return value
 
 
 def _reason(e: BaseException) -> str:

@@ -16,9 +16,9 @@ from ..errors import KitError
 if TYPE_CHECKING:
     import matplotlib.figure
 from . import protocol as p
-from .link import BoardLink
+from .link import BoardLink, check_count, check_seconds, clean_message
 
-__all__ = ["Result", "MonitorReport", "monitor", "format_result", "plot_results"]
+__all__ = ["Result", "MonitorReport", "monitor", "format_result", "plot_results", "legend_names"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,13 +65,21 @@ def format_result(r: Result) -> str:
 def monitor(port: str, *, seconds: float | None = None, count: int | None = None,
             on_result: Callable[[Result], None] | None = None, on_log: Callable[[str], None] | None = None,
             plot: bool = False, plot_every: int = 5, start: bool = True, timeout: float = 10.0,
-            hello_timeout: float = 5.0) -> MonitorReport:
+            hello_timeout: float = 5.0, labels: list[str] | tuple[str, ...] | None = None) -> MonitorReport:
     """Show results from the board on ``port`` for ``seconds`` or ``count`` results (None: until Ctrl-C).
 
     With ``start`` the board is asked to stream (START_INFERENCE); sketches that stream on their own
     ignore it. ``timeout`` is the longest wait for the next result. ``plot`` (in a notebook) redraws a
-    figure of the scores every ``plot_every`` results.
+    figure of the scores every ``plot_every`` results, its legend naming ``labels`` (the model's labels
+    in output order; without them, the names the board sent). A board error ends the session with a
+    KitError (not also passed to ``on_log``, so it is shown once). Text from the board is made safe to
+    print. A malformed frame is skipped.
     """
+    seconds = check_seconds(seconds, "--seconds")
+    count = check_count(count, "--count")
+    timeout = check_seconds(timeout, "--timeout", allow_none=False)  # type: ignore[assignment]
+    if isinstance(plot_every, bool) or not isinstance(plot_every, int) or plot_every < 1:
+        raise KitError(f"plot_every {plot_every!r}: give a whole number of results, at least 1")
     results: list[Result] = []
     logs: list[str] = []
     t0 = time.monotonic()
@@ -93,7 +101,15 @@ def monitor(port: str, *, seconds: float | None = None, count: int | None = None
                         break
                     raise KitError(f"{port}: no inference result in {wait:g} s; is an inference sketch running "
                                    "(or the virtual board started with --model and --config)?")
-                msg = p.decode_message(frame, port)
+                try:
+                    msg = clean_message(p.decode_message(frame, port))
+                except p.ProtocolError as e:
+                    if not any(s.startswith("ignored a malformed frame") for s in logs):
+                        text = f"ignored a malformed frame ({e})"
+                        logs.append(text)
+                        if on_log is not None:
+                            on_log(text)
+                    continue
                 if isinstance(msg, p.InferenceResult):
                     scores = tuple(b / 255.0 for b in msg.scores)
                     r = Result(time.monotonic() - t0, msg.timestamp_ms, msg.label, msg.top_score / 255.0,
@@ -102,51 +118,61 @@ def monitor(port: str, *, seconds: float | None = None, count: int | None = None
                     if on_result is not None:
                         on_result(r)
                     if plot and len(results) % plot_every == 0:
-                        handle = _redraw(results, handle)
-                elif isinstance(msg, (p.LogLine, p.BoardError)):
-                    text = f"board: {msg.text}" if isinstance(msg, p.LogLine) else f"board error {msg.code_name}: {msg.text}"
+                        handle = _redraw(results, handle, labels)
+                elif isinstance(msg, p.LogLine):
+                    text = f"board: {msg.text}"
                     logs.append(text)
                     if on_log is not None:
                         on_log(text)
-                    if isinstance(msg, p.BoardError):
-                        raise KitError(f"{port}: {text}")
+                elif isinstance(msg, p.BoardError):
+                    # Raised, not logged as well: the caller shows it once.
+                    text = f"board error {msg.code_name}: {msg.text}"
+                    logs.append(text)
+                    raise KitError(f"{port}: {text}")
         except KeyboardInterrupt:
             pass
         if plot and results:
-            _redraw(results, handle)
+            _redraw(results, handle, labels)
         return MonitorReport(port, hello, results, logs, link.parser.stats)
 
 
-def plot_results(results: list[Result], labels: list[str] | None = None) -> "matplotlib.figure.Figure":
-    """Figure: each label's score over time (top) and latency per inference (bottom)."""
+def legend_names(results: list[Result], labels: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """A name for each score index: the given labels, else the name the board sent when it was the best."""
+    n = max((len(r.scores) for r in results), default=len(labels or ()))
+    names: list[str | None] = [None] * n
+    for k, lab in enumerate(list(labels or [])[:n]):
+        names[k] = str(lab)
+    for r in results:
+        if 0 <= r.top_index < n and names[r.top_index] is None and r.label:
+            names[r.top_index] = r.label
+    return [name if name is not None else f"output {k}" for k, name in enumerate(names)]
+
+
+def plot_results(results: list[Result], labels: list[str] | tuple[str, ...] | None = None) -> "matplotlib.figure.Figure":
+    """Figure: each label's score over time (top) and latency per inference (bottom); ``labels`` name the legend."""
     import matplotlib.pyplot as plt
 
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=[3, 1])
     if results:
         t = [r.host_time for r in results]
-        n = max(len(r.scores) for r in results)
-        names = list(labels or [])
-        for r in results:  # learn label names from the results where the board said them
-            while len(names) < n:
-                names.append(f"label {len(names)}")
-            if r.top_index < n and names[r.top_index].startswith("label "):
-                names[r.top_index] = r.label
-        for k in range(n):
-            ax1.plot(t, [r.scores[k] if k < len(r.scores) else 0.0 for r in results], label=names[k])
+        names = legend_names(results, labels)
+        for k, name in enumerate(names):
+            # '$' would start matplotlib's math mode: a board's label is shown as plain text.
+            ax1.plot(t, [r.scores[k] if k < len(r.scores) else 0.0 for r in results], label=name.replace("$", r"\$"))
         ax2.plot(t, [r.latency_ms for r in results], color="gray")
+        ax1.legend(loc="upper left", fontsize="small")
     ax1.set_ylabel("score")
     ax1.set_ylim(0, 1.05)
-    ax1.legend(loc="upper left", fontsize="small")
     ax2.set_ylabel("latency (ms)")
     ax2.set_xlabel("time (s)")
     fig.tight_layout()
     return fig
 
 
-def _redraw(results: list[Result], handle):
+def _redraw(results: list[Result], handle, labels=None):
     import matplotlib.pyplot as plt
 
-    fig = plot_results(results)
+    fig = plot_results(results, list(labels) if labels else None)
     try:
         from IPython.display import display
 

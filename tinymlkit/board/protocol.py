@@ -44,6 +44,8 @@ __all__ = [
     "ERROR_CODES",
     "LOG_LEVELS",
     "STATUS_STATES",
+    "TIMING_SOURCES",
+    "TIMING_STEPS",
     "ProtocolError",
     "ProtocolVersionError",
     "Frame",
@@ -52,6 +54,8 @@ __all__ = [
     "decode_frame",
     "ParserStats",
     "FrameParser",
+    "CRC_WORK_PER_BYTE",
+    "CRC_WORK_RESERVE",
     "Hello",
     "AudioClip",
     "ImageFrame",
@@ -60,6 +64,7 @@ __all__ = [
     "Command",
     "BoardError",
     "Status",
+    "Timing",
     "Message",
     "decode_message",
     "message_frame",
@@ -258,18 +263,42 @@ FRAME_TYPES: tuple[FrameType, ...] = (
         "", 0,
         "a command started, finished or stopped (so the host knows a batch ended without waiting)",
     ),
+    FrameType(
+        "TIMING", 0x09, "board",
+        (
+            Field("source", "B", "TIMING_SOURCES code: MEASURED on the board (micros()) or an ESTIMATE"),
+            Field("step", "B", "TIMING_STEPS code: what was timed"),
+            Field("reserved", "H", "0"),
+            Field("runs", "I", "times the step was timed (0 for an estimate)"),
+            Field("min_us", "I", "fastest run in microseconds (an estimate: low end of its range)"),
+            Field("median_us", "I", "median run (lower median of the runs held; an estimate: its central value)"),
+            Field("max_us", "I", "slowest run (an estimate: high end of its range)"),
+            Field("mean_us", "I", "mean of all runs (an estimate: its central value)"),
+            Field("clock_hz", "I", "CPU clock the figures were taken at"),
+        ),
+        "note: UTF-8, what was timed or how the estimate was made", MAX_TEXT,
+        "how long a step takes on the board: answer to the BENCH command",
+    ),
 )
-"""Every frame type of protocol version 1."""
+"""Every frame type of protocol version 1 (TIMING and the BENCH command were added compatibly: a board or
+host that does not know them skips the frame or answers UNKNOWN_COMMAND)."""
 
 TYPE_BY_CODE = {t.code: t for t in FRAME_TYPES}
 """Frame types by header code."""
 TYPE_BY_NAME = {t.name: t for t in FRAME_TYPES}
 """Frame types by name."""
+_PAYLOAD_LIMITS = {t.code: (t.min_payload, t.max_payload) for t in FRAME_TYPES}
 
-COMMANDS = {"HELLO": 1, "CAPTURE_AUDIO": 2, "CAPTURE_IMAGE": 3, "START_INFERENCE": 4, "STOP": 5}
-"""COMMAND op codes."""
-CAPABILITIES = {"AUDIO": 1, "IMAGE": 2, "INFERENCE": 4}
+COMMANDS = {"HELLO": 1, "CAPTURE_AUDIO": 2, "CAPTURE_IMAGE": 3, "START_INFERENCE": 4, "STOP": 5, "BENCH": 6}
+"""COMMAND op codes. BENCH: time the next ``arg`` inferences (0: the board's default) and answer with
+TIMING frames, then STATUS DONE."""
+CAPABILITIES = {"AUDIO": 1, "IMAGE": 2, "INFERENCE": 4, "BENCH": 8}
 """HELLO capability bits."""
+TIMING_SOURCES = {"MEASURED": 1, "ESTIMATE": 2}
+"""TIMING sources: measured on the board's microsecond timer, or the kit's estimate (virtual board)."""
+TIMING_STEPS = {"INFERENCE": 1, "FEATURES": 2, "PIXELS": 3}
+"""TIMING steps: the model's Invoke(); one audio frame through the micro frontend to int8; one camera
+frame through crop, resize and the int8 table."""
 PIXEL_FORMATS = {"NONE": 0, "GRAY8": 1, "RGB565_BE": 2, "RGB565_LE": 3, "JPEG": 4}
 """Pixel format codes: 8-bit gray; RGB565 high byte first (OV767x order) or low byte first; JPEG."""
 ERROR_CODES = {"BAD_FRAME": 1, "UNKNOWN_COMMAND": 2, "UNSUPPORTED": 3, "BUSY": 4, "SENSOR": 5, "NO_MODEL": 6}
@@ -387,6 +416,10 @@ class ParserStats:
     """Frames that stopped arriving before their end."""
     seq_gaps: int = 0
     """Frames missing according to the sequence numbers."""
+    crc_bytes: int = 0
+    """Bytes run through the CRC while checking candidate frames (bounded: see :data:`CRC_WORK_PER_BYTE`)."""
+    unchecked_headers: int = 0
+    """Candidate headers given up without a CRC check because the stream had used up its CRC budget."""
 
     @property
     def clean(self) -> bool:
@@ -398,11 +431,21 @@ class ParserStats:
         if self.clean:
             return f"{self.frames} frames, {self.bytes_in} bytes, no errors"
         parts = [f"{self.frames} frames", f"dropped {self.dropped_bytes} bytes in {self.resyncs} resync(s)"]
-        for name in ("crc_errors", "bad_lengths", "unknown_types", "cut_frames", "seq_gaps"):
+        for name in ("crc_errors", "bad_lengths", "unknown_types", "cut_frames", "seq_gaps", "unchecked_headers"):
             v = getattr(self, name)
             if v:
                 parts.append(f"{name.replace('_', ' ')} {v}")
         return ", ".join(parts)
+
+
+CRC_WORK_PER_BYTE = 4
+"""CRC bytes the reader may spend per byte received. A valid stream needs 1 (each frame is checked
+once); a false header claiming a 150 KB image costs 150 KB of CRC, so a stream made of such headers
+would cost the host seconds per few hundred KB without a bound."""
+
+CRC_WORK_RESERVE = 2 * (FRAME_OVERHEAD + MAX_IMAGE_BYTES + 8)
+"""Most unspent CRC budget the reader keeps: two of the largest frames, enough for a damaged frame
+and the good one after it, while a long clean stream cannot bank credit for a later flood."""
 
 
 class FrameParser:
@@ -412,12 +455,17 @@ class FrameParser:
     bad CRC or length it drops a single byte and looks for the next sync marker, so a good frame
     that followed a damaged one inside the buffered bytes is still found. A frame that stops
     arriving is given up by :meth:`flush_stalled`, which the serial reader calls after a quiet spell.
+
+    CRC work is bounded: each byte fed earns :data:`CRC_WORK_PER_BYTE` bytes of checking (kept up to
+    :data:`CRC_WORK_RESERVE`). A candidate frame the budget cannot pay for is given up unchecked
+    (``stats.unchecked_headers``), which only happens in a flood of false headers.
     """
 
     def __init__(self, accept: Iterable[int] | None = None) -> None:
         self._buf = bytearray()
         self._dropping = False
         self._last_seq: int | None = None
+        self._crc_budget = CRC_WORK_RESERVE
         self.accept = set(accept) if accept is not None else set(TYPE_BY_CODE)
         self.stats = ParserStats()
 
@@ -442,10 +490,11 @@ class FrameParser:
     def feed(self, data: bytes | bytearray | memoryview) -> list[Frame]:
         """Add received bytes; returns every frame they completed."""
         self.stats.bytes_in += len(data)
+        self._crc_budget = min(CRC_WORK_RESERVE, self._crc_budget + CRC_WORK_PER_BYTE * len(data))
         self._buf += data
         return self._parse()
 
-    def _parse(self) -> list[Frame]:
+    def _parse(self, stalled: bool = False) -> list[Frame]:
         out: list[Frame] = []
         buf = self._buf
         while buf:
@@ -458,20 +507,32 @@ class FrameParser:
             if len(buf) < HEADER_SIZE:
                 break
             ftype, seq, n = struct.unpack_from("<BBI", buf, 2)
-            spec = TYPE_BY_CODE.get(ftype)
-            if spec is None or ftype not in self.accept:
+            limits = _PAYLOAD_LIMITS.get(ftype)
+            if limits is None or ftype not in self.accept:
                 self.stats.unknown_types += 1
                 self._drop(1)
                 continue
-            if not spec.min_payload <= n <= spec.max_payload:
+            if not limits[0] <= n <= limits[1]:
                 self.stats.bad_lengths += 1
                 self._drop(1)
                 continue
             total = FRAME_OVERHEAD + n
             if len(buf) < total:
+                if stalled:  # nothing more is coming: this candidate can never complete
+                    self.stats.cut_frames += 1
+                    self._drop(1)
+                    continue
                 break
+            if HEADER_SIZE + n > self._crc_budget:
+                self.stats.unchecked_headers += 1
+                self._drop(1)
+                continue
+            self._crc_budget -= HEADER_SIZE + n
+            self.stats.crc_bytes += HEADER_SIZE + n
             (crc,) = struct.unpack_from("<I", buf, HEADER_SIZE + n)
-            if crc != crc32(buf[:HEADER_SIZE + n]):
+            with memoryview(buf) as view:  # no copy of up to 150 KB per candidate
+                actual = crc32(view[:HEADER_SIZE + n])
+            if crc != actual:
                 self.stats.crc_errors += 1
                 self._drop(1)
                 continue
@@ -485,13 +546,19 @@ class FrameParser:
         return out
 
     def flush_stalled(self) -> list[Frame]:
-        """Give up a frame that stopped arriving: drop its first byte and re-scan what is held."""
+        """Give up frames that stopped arriving and deliver every complete frame among the held bytes.
+
+        Every candidate whose declared length runs past the held bytes is given up in this one call
+        (not one per quiet spell), so a run of false headers cannot hold good frames back for long.
+        """
         if not self._buf:
             return []
         if len(self._buf) >= HEADER_SIZE and self._buf[:2] == SYNC:
             self.stats.cut_frames += 1
         self._drop(1)
-        return self._parse()
+        out = self._parse(stalled=True)
+        # A lone first sync byte at the end may still be completed by the next read: keep it.
+        return out
 
 
 # --- Typed payloads -------------------------------------------------------------------------
@@ -770,9 +837,61 @@ class Status:
         return cls(op, state, count)
 
 
-Message = Union[Hello, AudioClip, ImageFrame, InferenceResult, LogLine, Command, BoardError, Status]
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """How long one step takes on the board (measured), or the kit's estimate of it."""
+
+    source: int
+    """TIMING_SOURCES code."""
+    step: int
+    """TIMING_STEPS code."""
+    runs: int
+    """Times the step was timed (0 for an estimate)."""
+    min_us: int
+    """Fastest run, microseconds (estimate: low end)."""
+    median_us: int
+    """Median run (estimate: central value)."""
+    max_us: int
+    """Slowest run (estimate: high end)."""
+    mean_us: int
+    """Mean run (estimate: central value)."""
+    clock_hz: int
+    """CPU clock."""
+    note: str = ""
+    """What was timed, or how the estimate was made."""
+
+    SPEC = TYPE_BY_NAME["TIMING"]
+
+    @property
+    def is_estimate(self) -> bool:
+        """True when the figures are the kit's estimate, not a measurement on a board."""
+        return self.source == TIMING_SOURCES["ESTIMATE"]
+
+    @property
+    def step_name(self) -> str:
+        """Name of the step ('INFERENCE', 'FEATURES', 'PIXELS'), or 'step N'."""
+        return next((k for k, v in TIMING_STEPS.items() if v == self.step), f"step {self.step}")
+
+    def payload(self) -> bytes:
+        """Payload bytes."""
+        return struct.pack(self.SPEC.struct_format, self.source, self.step, 0, self.runs & 0xFFFFFFFF,
+                           self.min_us & 0xFFFFFFFF, self.median_us & 0xFFFFFFFF, self.max_us & 0xFFFFFFFF,
+                           self.mean_us & 0xFFFFFFFF, self.clock_hz & 0xFFFFFFFF) + self.note.encode("utf-8")[:MAX_TEXT]
+
+    @classmethod
+    def parse(cls, payload: bytes) -> "Timing":
+        """Decode; ProtocolError when the figures are not in order (min <= median <= max)."""
+        (source, step, _r, runs, lo, med, hi, mean, clock), tail = _unpack(cls.SPEC, payload)
+        if source not in TIMING_SOURCES.values():
+            raise ProtocolError(f"timing frame with unknown source code {source}")
+        if not lo <= med <= hi:
+            raise ProtocolError(f"timing frame figures out of order: min {lo}, median {med}, max {hi} us")
+        return cls(source, step, runs, lo, med, hi, mean, clock, _text(tail))
+
+
+Message = Union[Hello, AudioClip, ImageFrame, InferenceResult, LogLine, Command, BoardError, Status, Timing]
 _MESSAGE_CLASSES = {c.SPEC.code: c for c in (Hello, AudioClip, ImageFrame, InferenceResult, LogLine, Command,
-                                             BoardError, Status)}
+                                             BoardError, Status, Timing)}
 
 
 def decode_message(frame: Frame, port: str = "the board") -> Message:

@@ -38,7 +38,8 @@ def render_markdown_tables() -> str:
         L.append("")
     for title, table in (("Commands (COMMAND.op)", p.COMMANDS), ("Capabilities (HELLO.capabilities bits)", p.CAPABILITIES),
                          ("Pixel formats", p.PIXEL_FORMATS), ("Error codes", p.ERROR_CODES),
-                         ("Log levels", p.LOG_LEVELS), ("Status states", p.STATUS_STATES)):
+                         ("Log levels", p.LOG_LEVELS), ("Status states", p.STATUS_STATES),
+                         ("Timing sources (TIMING.source)", p.TIMING_SOURCES), ("Timing steps (TIMING.step)", p.TIMING_STEPS)):
         L.append(f"**{title}:** " + ", ".join(f"{k} = {v}" for k, v in table.items()) + ".")
         L.append("")
     return "\n".join(L).rstrip() + "\n"

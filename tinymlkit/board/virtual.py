@@ -3,7 +3,9 @@
 It opens a pty, and anything that takes a serial port (``tinymlkit capture``, ``monitor``, pyserial)
 can open its path like a board's. It answers HELLO, records clips and frames from folders (or makes
 them up), and, given a model and its run config, streams inference results computed on the TFLM
-interpreter. Tests, Colab and a class waiting for kits use it to go through the same steps.
+interpreter. Tests, Colab and a class waiting for kits use it to go through the same steps. Asked to
+BENCH, it answers with the kit's latency estimate for the model, marked as an estimate (a virtual
+board has no clock worth measuring).
 
 For tests it can also misbehave on purpose (``faults``): garbage before a frame, a frame cut in
 half, a bad CRC, or an impossible length.
@@ -142,13 +144,38 @@ class _Engine:
         from ..config import load_run_config
         from ..runtime import ModelRunner
 
-        self.cfg = load_run_config(config)
+        # The model first: a damaged one is named before anything is said about its config.
         self.runner = ModelRunner(model)
+        self.cfg = load_run_config(config)
         self.labels = tuple(self.cfg.labels)
         if self.runner.num_outputs != len(self.labels):
             raise KitError(f"{model}: the model has {self.runner.num_outputs} outputs but {config} lists "
                            f"{len(self.labels)} labels {list(self.labels)}")
         self.kind = self.cfg.kind
+        self.model_path = Path(model)
+        self._estimate: p.Timing | None = None
+
+    def estimate(self, target: str = "nano33ble") -> p.Timing:
+        """The kit's latency estimate for this model on the target, as the TIMING answer to BENCH.
+
+        A virtual board has no board clock to measure, so it answers with what ``tinymlkit inspect``
+        estimates (MACs x cycles per MAC / clock, with the sources' range), marked as an estimate.
+        """
+        if self._estimate is None:
+            from ..inspect import inspect_model
+            from ..targets import get_target
+
+            t = get_target(target)
+            macs = inspect_model(self.model_path, measure=False).macs
+            low, high = t.latency_range_ms(macs)
+            central_us = round(t.latency_ms(macs) * 1000)
+            note = (f"ESTIMATE, not measured: {macs:,} MACs x {t.cycles_per_mac:g} cycles/MAC "
+                    f"(range {t.cycles_per_mac_low:g}-{t.cycles_per_mac_high:g}) at {t.clock_hz / 1e6:g} MHz "
+                    f"({t.name}); see tinymlkit inspect")
+            self._estimate = p.Timing(p.TIMING_SOURCES["ESTIMATE"], p.TIMING_STEPS["INFERENCE"], 0,
+                                      round(low * 1000), central_us, round(high * 1000), central_us, t.clock_hz,
+                                      note[: p.MAX_TEXT])
+        return self._estimate
 
     pixel_format: int = p.PIXEL_FORMATS["RGB565_BE"]
 
@@ -159,13 +186,14 @@ class _Engine:
 
             clip = audio.clip(index).astype(np.float32) / 32768.0
             return micro_features(clip, self.cfg.audio)
-        from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize
+        from ..vision.int8_input import normalize
         from ..vision.preprocess import prepare_frame
 
         img = self.cfg.image
         pixels = prepare_frame(camera_view(images.frame(index), self.pixel_format), img.width, img.height,
                                img.channels)
-        return normalize(pixels, getattr(self.cfg, "normalization", DEFAULT_NORMALIZATION))
+        # The normalisation belongs to the image input (cfg.image), as training and export read it.
+        return normalize(pixels, img.normalization)
 
     def infer(self, audio: AudioSource, images: ImageSource, index: int, t0: float) -> p.InferenceResult:
         """One inference on TFLM, as the RESULT message the sketch would send."""
@@ -346,7 +374,7 @@ class VirtualBoard:
     def _hello(self) -> p.Hello:
         caps = p.CAPABILITIES["AUDIO"] | p.CAPABILITIES["IMAGE"]
         if self.engine is not None:
-            caps |= p.CAPABILITIES["INFERENCE"]
+            caps |= p.CAPABILITIES["INFERENCE"] | p.CAPABILITIES["BENCH"]
         w, h = self.images.size
         return p.Hello(self.board_id, self.name, caps, self.audio.sample_rate, self.audio.samples, w, h,
                        self.pixel_format)
@@ -360,6 +388,22 @@ class VirtualBoard:
             if self.engine is not None:
                 info += f", {self.engine.kind} model with labels {list(self.engine.labels)}"
             self._send(p.LogLine(p.LOG_LEVELS["INFO"], f"virtual board ready: {info}"))
+        elif cmd.op == ops["BENCH"]:
+            if self.engine is None:
+                self._send(p.BoardError(p.ERROR_CODES["NO_MODEL"], "no model loaded to time: start the virtual "
+                                        "board with --model M.tflite --config C.json"))
+                return
+            if self._job is not None:
+                self._send(p.Status(self._job.op, p.STATUS_STATES["STOPPED"], self._job.sent))
+                self._job = None
+            self._send(p.Status(cmd.op, p.STATUS_STATES["STARTED"], 0))
+            try:
+                timing = self.engine.estimate()
+            except KitError as e:
+                self._send(p.BoardError(p.ERROR_CODES["UNSUPPORTED"], str(e)[: p.MAX_TEXT]))
+                return
+            self._send(timing)
+            self._send(p.Status(cmd.op, p.STATUS_STATES["DONE"], 1))
         elif cmd.op == ops["STOP"]:
             if self._job is not None:
                 self._send(p.Status(self._job.op, p.STATUS_STATES["STOPPED"], self._job.sent))
@@ -428,18 +472,37 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--images", metavar="DIR", help="folder of images to 'see' (default: generated frames)")
     ap.add_argument("--model", metavar="M.tflite", help="model to run for inference results")
     ap.add_argument("--config", metavar="C.json", help="the model's run config (config.json)")
-    ap.add_argument("--board-id", metavar="HEX", type=lambda s: int(s, 16), default=None,
+    ap.add_argument("--board-id", metavar="HEX", type=_board_id, default=None,
                     help="8-hex-digit board id (default: from this computer's name)")
     ap.add_argument("--camera", metavar="WxH", default=f"{CAMERA_SIZE[0]}x{CAMERA_SIZE[1]}",
                     help="camera frame size (default 160x120)")
     ap.add_argument("--pixel-format", default="rgb565_be", choices=["gray8", "rgb565_be", "rgb565_le", "jpeg"],
                     help="camera pixel format (default rgb565_be, the OV7675's byte order)")
-    ap.add_argument("--interval", type=float, default=0.0, metavar="S",
+    ap.add_argument("--interval", type=_interval, default=0.0, metavar="S",
                     help="seconds between clips/frames/results (default 0: as fast as the port takes them)")
     ap.add_argument("--fault", action="append", type=_parse_fault, default=[], metavar="INDEX:KIND",
                     help=f"damage data frame INDEX on purpose (testing); KIND in {', '.join(FAULT_KINDS)}")
     ap.add_argument("--seed", type=int, default=0, help="seed of generated clips/frames and of faults")
     ap.add_argument("--protocol-version", type=int, default=p.PROTOCOL_VERSION, help=argparse.SUPPRESS)
+
+
+def _board_id(text: str) -> int:
+    """An argparse type: a board id of 1 to 8 hexadecimal digits (the protocol carries 32 bits)."""
+    t = text.strip().lower().removeprefix("0x")
+    if not 1 <= len(t) <= 8 or any(c not in "0123456789abcdef" for c in t):
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 8 hexadecimal digits, e.g. 0c0ffee0")
+    return int(t, 16)
+
+
+def _interval(text: str) -> float:
+    """An argparse type: seconds between results, finite, from 0 to 60."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (0.0 <= v <= 60.0):  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"{text}: give 0 to 60 seconds")
+    return v
 
 
 def _camera(text: str) -> tuple[int, int]:

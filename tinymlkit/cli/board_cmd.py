@@ -6,8 +6,11 @@ import sys
 from pathlib import Path
 
 from ..errors import KitError
+from .common import int_in, parse_labels, seconds
 
 __all__ = ["register"]
+
+_MAX_COUNT = 100_000  # tinymlkit.board.link.MAX_COUNT, without importing pyserial to build the parser
 
 
 def _ports(args: argparse.Namespace) -> int:
@@ -31,24 +34,35 @@ def _capture(args: argparse.Namespace) -> int:
 def _monitor(args: argparse.Namespace) -> int:
     from ..board.monitor import format_result, monitor, plot_results
 
+    labels = None
+    if args.labels:
+        labels = parse_labels(args.labels)
+    elif args.config is not None:
+        from ..config import load_run_config
+
+        labels = tuple(load_run_config(args.config).labels)
+    if args.plot:
+        _check_plot_path(Path(args.plot))
     report = monitor(args.port, seconds=args.seconds, count=args.count,
                      on_result=lambda r: print(format_result(r), flush=True),
                      on_log=lambda s: print(s, flush=True), start=not args.no_start, timeout=args.timeout)
     if args.plot:
-        import io
+        from ..plots import save_figure
 
-        import matplotlib
-
-        matplotlib.use("Agg")
-        from ..files import atomic_write_bytes
-
-        fig = plot_results(report.results)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=100)
-        atomic_write_bytes(args.plot, buf.getvalue())
+        save_figure(plot_results(report.results, labels), args.plot, dpi=100)
         print(f"plot written to {args.plot}")
     print(f"{len(report.results)} result(s); link: {report.stats.describe()}", file=sys.stderr)
     return 0
+
+
+def _check_plot_path(path: Path) -> None:
+    # Checked before the session, so a long monitor run does not end in an unwritable file.
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise KitError(f"--plot {path}: use a file name ending in .png, .svg or .pdf")
+    if path.is_dir():
+        raise KitError(f"--plot {path}: is a folder; give a file name such as {path / 'scores.png'}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise KitError(f"--plot {path}: {path.parent} is a file, not a folder")
 
 
 def _virtual_board(args: argparse.Namespace) -> int:
@@ -97,20 +111,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("kind", choices=["audio", "image"])
     sp.add_argument("--port", required=True, help="serial port (see 'tinymlkit ports') or a virtual board's path")
     sp.add_argument("--label", required=True, help="label, i.e. the folder the files go to")
-    sp.add_argument("--count", type=int, required=True,
+    sp.add_argument("--count", type=int_in(1, _MAX_COUNT), required=True,
                     help="files wanted for this label from this board in total (resumes where it stopped)")
     sp.add_argument("--out", required=True, metavar="DATASET", help="dataset folder")
-    sp.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for each clip/frame (default 15)")
+    sp.add_argument("--timeout", type=seconds, default=15.0, help="seconds to wait for each clip/frame (default 15)")
     sp.add_argument("--no-progress", action="store_true", help="no progress bar")
     sp.set_defaults(func=_capture)
 
     sp = sub.add_parser("monitor", help="show a board's inference results and log lines live")
     sp.add_argument("--port", required=True)
-    sp.add_argument("--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)")
-    sp.add_argument("--count", type=int, default=None, help="stop after this many results")
+    sp.add_argument("--seconds", type=seconds, default=None, help="stop after this long (default: Ctrl-C)")
+    sp.add_argument("--count", type=int_in(1, _MAX_COUNT), default=None, help="stop after this many results")
     sp.add_argument("--plot", metavar="FILE.png", help="save a plot of scores and latency at the end "
                     "(in a notebook, tinymlkit.board.monitor.monitor(port, plot=True) draws it live)")
-    sp.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each result (default 10)")
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--labels", help="the model's labels in output order, for the plot's legend (e.g. silence,unknown,yes,no)")
+    g.add_argument("--config", type=Path, help="the run's config.json (labels for the plot's legend)")
+    sp.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait for each result (default 10)")
     sp.add_argument("--no-start", action="store_true", help="do not send START_INFERENCE (just listen)")
     sp.set_defaults(func=_monitor)
 

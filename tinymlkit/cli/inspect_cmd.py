@@ -36,6 +36,8 @@ def register(sub: Any) -> None:
     c.add_argument("--fix", action="store_true",
                    help="regenerate the generated files (model_data, model_settings.h, model_ops.h) from the model "
                         "and config, then check again; hand-written files are never changed")
+    c.add_argument("--force", action="store_true",
+                   help="with --fix: also replace generated files edited by hand, keeping a backup NAME.bak-<time>")
     c.add_argument("--json", action="store_true", help="print the findings as one JSON object")
     c.set_defaults(func=_check)
 
@@ -50,11 +52,14 @@ def _inspect(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from ..check_sketch import check_sketch, fix_sketch
+    from ..errors import KitError
 
     if args.fix:
-        written = fix_sketch(args.sketch, model=args.model, config=args.config)
+        written = fix_sketch(args.sketch, model=args.model, config=args.config, force=args.force)
         if not args.json:
             print(f"regenerated {', '.join(p.name for p in written)} in {args.sketch}")
+    elif args.force:
+        raise KitError("--force only goes with --fix")
     report = check_sketch(args.sketch, model=args.model)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))

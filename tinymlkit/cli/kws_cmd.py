@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import printable
 from .common import add_config_or_labels, labels_and_config, print_json
 
 __all__ = ["register"]
@@ -20,7 +21,8 @@ def register(sub: Any) -> None:
     p = ks.add_parser("run", help="data -> train -> int8 -> TFLM check -> sketch files",
                       description="Train a keyword model end to end and write its run folder.")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", type=Path, help="a folder in Speech Commands layout (WORD/SPEAKER_nohash_N.wav)")
+    src.add_argument("--data", type=Path, action="append", metavar="DIR",
+                     help="a folder in Speech Commands layout (WORD/SPEAKER_nohash_N.wav); repeat to mix several")
     src.add_argument("--synthetic", action="store_true", help="the offline text-to-speech set (the default)")
     p.add_argument("--words", default="yes,no", help="comma-separated keywords (default: yes,no)")
     p.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn"], help="architecture")
@@ -29,6 +31,26 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
     p.add_argument("--out", type=Path, required=True, help="run folder for models, config.json, metrics.json, plots")
     p.add_argument("--sketch", type=Path, help="sketch folder to write the deployment files into")
+    p.add_argument("--init", type=Path, metavar="RUN",
+                   help="start from the model of a previous run folder (fine-tuning); its data is mixed in")
+    p.add_argument("--no-init-data", action="store_true", help="with --init: do not mix in that run's data")
+    p.add_argument("--lr", type=float, help="initial learning rate (default 0.003; 0.001 with --init)")
+    p.add_argument("--real-eval", type=Path, action="append", metavar="DIR",
+                   help="also score the int8 model on real clips in this folder (Speech Commands layout); repeatable")
+    p.add_argument("--copies", type=int, help="augmented copies of each training clip (default 3; 1 with --fast)")
+    p.add_argument("--unknown-share", type=float, metavar="PCT",
+                   help="training clips of other words, as %% of keyword clips (default 300; may exceed 100)")
+    p.add_argument("--silence-share", type=float, metavar="PCT",
+                   help="training silence clips, as %% of keyword clips (default 50)")
+    p.add_argument("--background-volume", type=float, metavar="V",
+                   help="largest noise amplitude mixed into a training word, 0..1 (default 0.1)")
+    p.add_argument("--background-frequency", type=float, metavar="F",
+                   help="share of training words that get noise, 0..1 (default 0.8)")
+    p.add_argument("--patience", type=int, help="epochs without a better validation balanced accuracy before "
+                                                "stopping (default 10; 4 with --fast)")
+    p.add_argument("--no-balance", action="store_true", help="do not weight classes by their size in the loss")
+    p.add_argument("--no-perturb", action="store_true", help="no speed/vocal-tract/room perturbation of words")
+    p.add_argument("--threads", type=int, metavar="N", help="cap TensorFlow's threads (shared machines)")
     p.set_defaults(func=_run)
 
     p = ks.add_parser("evaluate", help="score a .tflite model on a labelled folder",
@@ -51,13 +73,51 @@ def register(sub: Any) -> None:
     p.add_argument("wavs", nargs="+", type=Path, metavar="WAV", help="16 kHz mono 16-bit WAV files")
     p.set_defaults(func=_predict)
 
+    p = ks.add_parser("download", help="only a task's part of Speech Commands (words + unknown sample + noise)",
+                      description="Stream the Speech Commands v0.02 archive and keep only the chosen words, a "
+                                  "share of the other words (for unknown) and the background noise: a few hundred "
+                                  "MB instead of 3.4 GB. Run again after an interruption to finish.")
+    p.add_argument("--words", default="yes,no", help="comma-separated words kept whole (default: yes,no)")
+    p.add_argument("--unknown-share", type=float, default=0.1, metavar="S",
+                   help="share 0..1 of every other word's clips kept for 'unknown' (default 0.1)")
+    p.add_argument("--out", type=Path, help="dataset folder (default: datasets/speech_commands_subset/data)")
+    p.set_defaults(func=_download)
+
+
+def _share(name: str, value: float | None, high: float | None = None) -> float | None:
+    from ..errors import KitError
+
+    if value is None:
+        return None
+    if not value >= 0 or (high is not None and value > high):
+        raise KitError(f"--{name} {value}: give a number from 0 to {high if high is not None else 'any'}")
+    return value
+
 
 def _run(args: argparse.Namespace) -> int:
+    from ..errors import KitError
     from ..pipelines.kws import format_summary, run_kws
 
     words = [w.strip() for w in args.words.split(",") if w.strip()]
+    if not words:
+        raise KitError(f"--words {args.words!r}: give at least one keyword")
+    for flag, v in (("epochs", args.epochs), ("copies", args.copies), ("patience", args.patience),
+                    ("threads", args.threads)):
+        if v is not None and v < (0 if flag == "patience" else 1):
+            raise KitError(f"--{flag} {v}: give a positive whole number")
+    if args.lr is not None and not 0 < args.lr < 1:
+        raise KitError(f"--lr {args.lr}: give a learning rate between 0 and 1, such as 0.001")
+    overrides = {k: v for k, v in {
+        "unknown_percentage": _share("unknown-share", args.unknown_share),
+        "silence_percentage": _share("silence-share", args.silence_share),
+        "background_volume": _share("background-volume", args.background_volume, 1.0),
+        "background_frequency": _share("background-frequency", args.background_frequency, 1.0),
+    }.items() if v is not None}
     r = run_kws(args.out, data=args.data, words=words, model=args.model, epochs=args.epochs, fast=args.fast,
-                sketch=args.sketch, seed=args.seed)
+                sketch=args.sketch, seed=args.seed, augment_copies=args.copies, task_overrides=overrides,
+                balance_classes=not args.no_balance, patience=args.patience, init=args.init,
+                learning_rate=args.lr, real_eval=args.real_eval, perturb=False if args.no_perturb else None,
+                threads=args.threads, mix_init_data=not args.no_init_data)
     print(format_summary(r))
     return 0
 
@@ -74,35 +134,20 @@ def _runner(args: argparse.Namespace, labels: tuple[str, ...]) -> Any:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ..audio.features import micro_features
     from ..config import KwsRunConfig
-    from ..data.speech_commands import clip_for, label_items
-    from ..errors import KitError
-    from ..evaluate import score_runner
+    from ..evaluate import headline, score_folder
 
     labels, cfg = labels_and_config(args, KwsRunConfig())
     runner = _runner(args, labels)
-    a = cfg.audio  # type: ignore[union-attr]
-    items, skipped = label_items(args.data, labels, a.sample_rate)
-    for s in skipped:
-        print(f"skipped: {s}", file=sys.stderr)
-    if not items:
-        raise KitError(f"{args.data}: no clips to score for labels {list(labels)}")
-    from tqdm.auto import tqdm
-
-    x = np.stack([micro_features(clip_for(p, a.sample_rate, a.clip_samples), a)
-                  for p, _ in tqdm(items, desc="features", unit="clip", leave=False, disable=args.json)])
-    y = np.array([i for _, i in items])
-    metrics, _ = score_runner(runner, x, y, labels, progress=not args.json)
-    metrics.update({"model": str(args.model), "data": str(args.data), "backend": runner.backend,
-                    "skipped": len(skipped)})
+    metrics = score_folder(runner, args.data, labels, cfg.audio, progress=not args.json)  # type: ignore[union-attr]
+    for s in metrics["skipped_files"]:
+        print(f"skipped: {printable(s)}", file=sys.stderr)
+    metrics = {"model": str(args.model), **metrics}
     if args.json:
         print_json(metrics)
     else:
-        print(f"{args.model} on {args.data} ({runner.backend}): accuracy {metrics['accuracy']:.3f}, "
-              f"balanced accuracy {metrics['balanced_accuracy']:.3f}, n = {metrics['n']}")
+        print(f"{args.model} on {args.data} ({runner.backend}):")
+        print("  " + headline(metrics))
         for lab, r in metrics["per_class"].items():
             print(f"  {lab:<12} recall {'-' if r is None else f'{r:.3f}'}  ({metrics['support'][lab]} clips)")
     return 0
@@ -115,13 +160,20 @@ def _predict(args: argparse.Namespace) -> int:
     from ..audio.features import micro_features
     from ..audio.wav import read_wav
     from ..config import KwsRunConfig
+    from ..errors import KitError
 
     labels, cfg = labels_and_config(args, KwsRunConfig())
     runner = _runner(args, labels)
     a = cfg.audio  # type: ignore[union-attr]
-    results = []
+    results, errors = [], []
     for path in args.wavs:
-        x, _ = read_wav(path, a.sample_rate, allow_resample=args.resample)
+        # One bad file is reported on its own line; the others are still scored.
+        try:
+            x, _ = read_wav(path, a.sample_rate, allow_resample=args.resample)
+        except (KitError, OSError) as e:
+            text = str(e) if isinstance(e, KitError) else f"{path}: {e.strerror or e}"
+            errors.append({"file": str(path), "error": text})
+            continue
         clip, start = loudest_window(x, a.clip_samples)
         scores = runner.predict(micro_features(clip, a)[None])[0]
         best = int(np.argmax(scores))
@@ -129,9 +181,26 @@ def _predict(args: argparse.Namespace) -> int:
                         "scores": {lab: float(s) for lab, s in zip(labels, scores)},
                         "window_start_s": start / a.sample_rate})
     if args.json:
-        print_json({"backend": runner.backend, "predictions": results})
+        print_json({"backend": runner.backend, "predictions": results, "errors": errors})
     else:
         for r in results:
             others = "  ".join(f"{k} {v:.2f}" for k, v in r["scores"].items())
-            print(f"{r['file']}: {r['label']} ({r['score']:.2f})   [{others}]")
+            print(f"{printable(r['file'])}: {r['label']} ({r['score']:.2f})   [{others}]")
+    for e in errors:
+        print(f"tinymlkit: error: {printable(e['error'])}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from ..data.speech_commands_subset import download_speech_commands_subset
+
+    from ..errors import KitError
+
+    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    if not words:
+        raise KitError(f"--words {args.words!r}: give at least one keyword, e.g. --words yes,no")
+    out = download_speech_commands_subset(args.out, words=words, unknown_share=args.unknown_share)
+    print(f"Speech Commands subset ({', '.join(words)} + {args.unknown_share:g} of the other words + noise) "
+          f"is in {out}")
+    print(f"Train on it with: tinymlkit kws run --data {out} --words {','.join(words)} --out runs/real")
     return 0

@@ -1,12 +1,14 @@
-"""``tinymlkit vww run|evaluate|predict`` and ``tinymlkit data vww-coco``: the person-detector track."""
+"""``tinymlkit vww run|evaluate|predict|get-base`` and ``tinymlkit data vww-coco|wake-vision``: the person-detector track."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
-from .common import add_config_or_labels, data_subparsers, labels_and_config, print_json
+from .common import add_config_or_labels, data_subparsers, int_in, labels_and_config, print_json
+from ..vision.int8_input import DEFAULT_NORMALIZATION, NORMALIZATIONS
 
 __all__ = ["register"]
 
@@ -15,6 +17,17 @@ def _fraction(text: str) -> float:
     v = float(text)
     if not 0.0 <= v < 1.0:
         raise argparse.ArgumentTypeError(f"{text}: give a fraction of the image area, e.g. 0.005 for 0.5 %")
+    return v
+
+
+def _alpha(text: str) -> float:
+    """An argparse type: a MobileNetV1 width multiplier from 0.1 to 1.0."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or not 0.1 <= v <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text}: give a width multiplier from 0.1 to 1.0")
     return v
 
 
@@ -28,20 +41,37 @@ def register(sub: Any) -> None:
                       description="Train a person detector end to end and write its run folder.")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--data", type=Path, help="image folder: one sub-folder per label (non_person/, person/)")
-    src.add_argument("--synthetic", action="store_true", help="the offline drawn set (the default; not real people)")
-    p.add_argument("--alpha", type=float, default=0.25, help="MobileNetV1 width multiplier, 0.1 to 1.0 (default 0.25)")
-    p.add_argument("--size", type=int, default=96, help="input width and height in pixels (default 96)")
+    src.add_argument("--synthetic", action="store_true",
+                     help="the offline drawn set: a pipeline smoke test (the default; it does not teach real people)")
+    p.add_argument("--alpha", type=_alpha, default=0.25, help="MobileNetV1 width multiplier, 0.1 to 1.0 (default 0.25)")
+    p.add_argument("--size", type=int_in(32, 640), default=96, help="input width and height in pixels, 32 to 640 (default 96)")
     p.add_argument("--grayscale", action="store_true", default=None, help="one input channel (the default)")
     p.add_argument("--rgb", dest="grayscale", action="store_false", help="three input channels")
     p.add_argument("--epochs", type=int, help="largest number of epochs (default 20; 3 with --fast)")
     p.add_argument("--fast", action="store_true", help="small data and few epochs; still runs every step")
     p.add_argument("--weights", default="none",
-                   help="start: 'none' (scratch, default), 'imagenet' (keras.applications, needs the network "
-                        "once), or PATH to model.keras of an earlier run (transfer from its base)")
+                   help="start: 'none' (scratch, default); 'person_detect' (the TFLM example's real person detector, "
+                        "downloaded once; offline give PATH.tflite to a local copy); 'imagenet' (keras.applications, "
+                        "needs the network once); or PATH to model.keras of an earlier run (transfer from its base)")
+    p.add_argument("--real-eval", type=Path, metavar="DIR",
+                   help="real photos (person/, non_person/, or sub-folders holding them) scored beside the test split")
+    p.add_argument("--normalization", choices=sorted(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
+                   help=f"pixels to model input in training (default {DEFAULT_NORMALIZATION}: pixel/127.5 - 1); "
+                        "saved in config.json and used by evaluation, export and the virtual board")
+    p.add_argument("--learning-rate", type=float, help="learning rate (default 0.001; 0.0005 from person_detect)")
     p.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
     p.add_argument("--out", type=Path, required=True, help="run folder for models, config.json, metrics.json, plots")
     p.add_argument("--sketch", type=Path, help="sketch folder to write the deployment files into")
     p.set_defaults(func=_run)
+
+    p = vs.add_parser("get-base", help="get person_detect.tflite, the real pretrained person detector",
+                      description="Download the TFLM example's person_detect.tflite (Apache-2.0, 294 KB) once from "
+                                  "the tflite-micro repository, SHA-256 checked, or take a local copy; `vww run "
+                                  "--weights person_detect` then starts from it without the network.")
+    p.add_argument("--from", dest="source", type=Path, metavar="FILE",
+                   help="a local copy to check and keep instead of downloading")
+    p.add_argument("--url", default=None, help="download from this address instead of the pinned upstream one")
+    p.set_defaults(func=_get_base)
 
     p = vs.add_parser("evaluate", help="score a .tflite model on a labelled image folder",
                       description="Score a model on every image of a folder whose sub-folders are the labels, "
@@ -82,13 +112,27 @@ def register(sub: Any) -> None:
     p.add_argument("--limit", type=int, help="only the first N images (by COCO id)")
     p.set_defaults(func=_vww_coco)
 
+    p = ds.add_parser("wake-vision", help="a sample of N real Wake Vision photos (person / non_person)",
+                      description="Fetch only N images from the Wake Vision parquet shards on Hugging Face (byte "
+                                  "ranges of the row groups needed, not whole shards), strip EXIF/GPS, and write "
+                                  "OUT/person/ and OUT/non_person/ with per-image attribution in OUT/attribution.csv. "
+                                  "Re-runs resume and re-check the SHA-256 of every image already written.")
+    p.add_argument("--max-images", type=int, required=True, help="how many images to fetch (balanced over labels)")
+    p.add_argument("--split", default="validation",
+                   help="Wake Vision split: validation (default; hand-checked labels), test, train_quality")
+    p.add_argument("--out", type=Path, help="dataset folder (default: datasets/wake_vision/data/SPLIT)")
+    p.add_argument("--index-url", help="parquet shard listing (JSON) to read instead of Hugging Face's")
+    p.add_argument("--max-side", type=int_in(16, 4096), default=320, help="downscale so the longer side is at most this (default 320)")
+    p.set_defaults(func=_wake_vision)
+
 
 def _run(args: argparse.Namespace) -> int:
     from ..pipelines.vww import format_summary, run_vww
 
     r = run_vww(args.out, data=args.data, alpha=args.alpha, size=args.size,
                 grayscale=args.grayscale is not False, epochs=args.epochs, fast=args.fast, weights=args.weights,
-                sketch=args.sketch, seed=args.seed)
+                sketch=args.sketch, seed=args.seed, real_eval=args.real_eval, normalization=args.normalization,
+                learning_rate=args.learning_rate)
     print(format_summary(r))
     return 0
 
@@ -97,8 +141,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..config import VwwRunConfig
     from ..pipelines.vww import evaluate_folder
 
-    labels, _ = labels_and_config(args, VwwRunConfig())
-    m = evaluate_folder(args.model, args.data, labels, backend=args.backend, progress=not args.json)
+    labels, cfg = labels_and_config(args, VwwRunConfig())
+    # The run's config carries its normalisation and input size: keep it (None: labels given, kit defaults).
+    m = evaluate_folder(args.model, args.data, labels, backend=args.backend, progress=not args.json,
+                        config=cfg if args.config is not None else None)
     m.update({"model": str(args.model), "data": str(args.data)})
     for s in m["skipped_files"]:
         print(f"skipped: {s['reason']}", file=sys.stderr)
@@ -118,16 +164,17 @@ def _predict(args: argparse.Namespace) -> int:
     from ..pipelines.vww import predict_files
 
     labels: tuple[str, ...] | None = None
+    cfg: VwwRunConfig | None = None
     if args.labels:
         labels = tuple(s.strip() for s in args.labels.split(",") if s.strip())
     else:
         cfg_path = args.config or (args.model.parent / "config.json")
         if args.config is not None or cfg_path.is_file():
-            cfg = load_run_config(cfg_path)
-            if not isinstance(cfg, VwwRunConfig):
-                raise KitError(f"{cfg_path}: a '{cfg.kind}' config, but this command needs a 'vww' one")
-            labels = tuple(cfg.labels)
-    results = predict_files(args.model, args.images, labels, backend=args.backend)
+            loaded = load_run_config(cfg_path)
+            if not isinstance(loaded, VwwRunConfig):
+                raise KitError(f"{cfg_path}: a '{loaded.kind}' config, but this command needs a 'vww' one")
+            cfg = loaded
+    results = predict_files(args.model, args.images, labels, backend=args.backend, config=cfg)
     bad = [r for r in results if "error" in r]
     if args.json:
         print_json({"predictions": results})
@@ -150,4 +197,38 @@ def _vww_coco(args: argparse.Namespace) -> int:
         print(f"skipped: {reason}", file=sys.stderr)
     print(f"{rep.out_dir}: wrote {rep.written['person']} person and {rep.written['non_person']} non_person images"
           f" ({rep.already_there} already there, {len(rep.skipped)} skipped); rule and counts in vww_manifest.json")
+    return 0
+
+
+def _get_base(args: argparse.Namespace) -> int:
+    from ..files import atomic_write_bytes
+    from ..models.person_detect_base import (PERSON_DETECT_SHA256, PERSON_DETECT_URL, download_person_detect,
+                                             person_detect_cache_file, read_person_detect_weights)
+
+    dest = person_detect_cache_file()
+    if args.source is not None:
+        read_person_detect_weights(args.source)  # refuses anything that is not the MobileNetV1 detector
+        if not dest.is_file():
+            atomic_write_bytes(dest, args.source.read_bytes())
+        path = dest
+    else:
+        # Another address may serve another build of the file: the architecture check below still applies.
+        path = download_person_detect(dest, url=args.url or PERSON_DETECT_URL,
+                                      sha256=None if args.url else PERSON_DETECT_SHA256)
+        read_person_detect_weights(path)
+    print(f"person_detect.tflite (TFLM example, Apache-2.0) is in {path}; `tinymlkit vww run --weights person_detect` "
+          "starts from it")
+    return 0
+
+
+def _wake_vision(args: argparse.Namespace) -> int:
+    from ..data.wake_vision import WAKE_VISION_INDEX_URL, fetch_wake_vision
+
+    rep = fetch_wake_vision(args.max_images, out=args.out, split=args.split,
+                            index_url=args.index_url or WAKE_VISION_INDEX_URL, max_side=args.max_side)
+    for what in rep.skipped:
+        print(f"skipped: {what}", file=sys.stderr)
+    print(f"{rep.out}: {rep.written} new and {rep.already_there} already there "
+          f"({rep.counts.get('person', 0)} person, {rep.counts.get('non_person', 0)} non_person); "
+          f"{rep.bytes_fetched:,} bytes fetched; attribution in {rep.out / 'attribution.csv'}")
     return 0

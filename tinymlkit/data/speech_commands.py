@@ -20,7 +20,7 @@ import numpy as np
 
 from ..audio.wav import WavError, load_clip, read_wav
 from ..config import KwsTaskConfig
-from ..errors import KitError
+from ..errors import KitError, printable
 
 __all__ = [
     "MAX_NUM_WAVS_PER_CLASS",
@@ -118,16 +118,28 @@ def read_split_lists(root: str | Path) -> dict[str, set[str]] | None:
     v, t = root / "validation_list.txt", root / "testing_list.txt"
     if not (v.is_file() and t.is_file()):
         return None
-    read = lambda p: {ln.strip() for ln in p.read_text().splitlines() if ln.strip()}  # noqa: E731
+    read = lambda p: {ln.strip() for ln in p.read_text(encoding="utf-8", errors="replace").splitlines()  # noqa: E731
+                      if ln.strip()}
     return {"validation": read(v), "testing": read(t)}
 
 
-def load_background_noise(root: str | Path, sample_rate: int = 16000) -> list[np.ndarray]:
-    """The long noise recordings of ``_background_noise_/`` as float32 arrays (resampled if needed)."""
+def load_background_noise(root: str | Path, sample_rate: int = 16000,
+                          skipped: list[str] | None = None) -> list[np.ndarray]:
+    """The long noise recordings of ``_background_noise_/`` as float32 arrays (resampled if needed).
+
+    A file that cannot be read is left out and named on stderr (and added to ``skipped`` if given):
+    one bad noise file never stops a run.
+    """
     d = Path(root) / BACKGROUND_DIR
     out = []
     for f in sorted(d.glob("*.wav")) if d.is_dir() else []:
-        x, _ = read_wav(f, sample_rate, allow_resample=True, allow_stereo=True)
+        try:
+            x, _ = read_wav(f, sample_rate, allow_resample=True, allow_stereo=True)
+        except WavError as e:
+            print(f"tinymlkit: background noise file skipped: {printable(str(e))}", file=sys.stderr)
+            if skipped is not None:
+                skipped.append(str(e))
+            continue
         out.append(x)
     return out
 
@@ -205,7 +217,7 @@ def build_dataset(root: str | Path, task: KwsTaskConfig = KwsTaskConfig(), seed:
         if skipped:
             print(f"tinymlkit: skipped {len(skipped)} bad file(s) in {root}:", file=sys.stderr)
             for s in skipped[:10]:
-                print(f"  {s}", file=sys.stderr)
+                print(f"  {printable(s)}", file=sys.stderr)
         clips = good
     missing = [w for w in task.words if not any(c.word == w for c in clips)]
     if missing:
@@ -224,7 +236,7 @@ def build_dataset(root: str | Path, task: KwsTaskConfig = KwsTaskConfig(), seed:
             silence[split].append(c.path)
         else:
             unknown[split].append(c.path)
-    background = load_background_noise(root, sample_rate)
+    background = load_background_noise(root, sample_rate, skipped)
     for split in SPLITS:
         n_words = len(items[split])
         n_unknown = min(len(unknown[split]), math.ceil(n_words * task.unknown_percentage / 100))

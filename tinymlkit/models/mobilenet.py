@@ -67,10 +67,12 @@ def _filters(f: int, alpha: float) -> int:
 
 
 def mobilenet_v1_base(input_shape: tuple[int, int, int] = (96, 96, 1), alpha: float = 0.25,
-                      bn_momentum: float = 0.9) -> Any:
+                      bn_momentum: float = 0.9, blocks: int | None = None) -> Any:
     """The MobileNetV1 feature extractor (no pooling, no classifier) as a Keras model named ``mobilenet_v1_base``.
 
     ``bn_momentum`` 0.9 (Keras' default is 0.99) lets batch-norm statistics keep up on small data sets.
+    ``blocks`` cuts the network after that many depthwise-separable blocks (None: all 13); the layers
+    kept have the same names as in the whole network, so weights by name still fit.
     """
     from ..tf_quiet import load_tensorflow
     load_tensorflow()
@@ -81,11 +83,14 @@ def mobilenet_v1_base(input_shape: tuple[int, int, int] = (96, 96, 1), alpha: fl
         raise ValueError(f"alpha (width multiplier) must be between 0.1 and 1.0, got {alpha}")
     if input_shape[2] not in (1, 3):
         raise ValueError(f"input channels must be 1 (grayscale) or 3 (RGB), got {input_shape[2]}")
+    n_blocks = len(MOBILENET_V1_BLOCKS) if blocks is None else blocks
+    if isinstance(n_blocks, bool) or not isinstance(n_blocks, int) or not 1 <= n_blocks <= len(MOBILENET_V1_BLOCKS):
+        raise ValueError(f"blocks must be a whole number from 1 to {len(MOBILENET_V1_BLOCKS)}, got {blocks!r}")
     inp = keras.Input(shape=input_shape, name="image")
     x = layers.Conv2D(_filters(32, alpha), 3, strides=2, padding="same", use_bias=False, name="conv1")(inp)
     x = layers.BatchNormalization(momentum=bn_momentum, name="conv1_bn")(x)
     x = layers.ReLU(6.0, name="conv1_relu")(x)
-    for i, (f, stride) in enumerate(MOBILENET_V1_BLOCKS, start=1):
+    for i, (f, stride) in enumerate(MOBILENET_V1_BLOCKS[:n_blocks], start=1):
         x = layers.DepthwiseConv2D(3, strides=stride, padding="same", use_bias=False, name=f"conv_dw_{i}")(x)
         x = layers.BatchNormalization(momentum=bn_momentum, name=f"conv_dw_{i}_bn")(x)
         x = layers.ReLU(6.0, name=f"conv_dw_{i}_relu")(x)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +13,30 @@ import numpy as np
 
 from ..audio.augment import mix_background, random_noise_segment, time_shift
 from ..audio.features import micro_features
+from ..audio.perturb import PerturbConfig, make_feature_perturber, make_perturber
 from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig, save_json
-from ..data.speech_commands import KwsDataset, build_dataset, clip_for
-from ..data.synth_speech import SynthSpeechConfig, make_synthetic_speech
+from ..data.speech_commands import SPLITS, KwsDataset, build_dataset, clip_for, scan_folder
+from ..data.synth_speech import NOISE_KINDS, SynthSpeechConfig, make_synthetic_speech
 from ..errors import KitError
-from ..evaluate import classification_metrics, compare_runtimes
+from ..evaluate import classification_metrics, compare_runtimes, headline, score_folder
 from ..export import export_model
-from ..files import atomic_write_bytes, atomic_write_text
+from ..files import atomic_path, atomic_write_bytes, atomic_write_text
 from ..models import build_kws_model
 from ..paths import dataset_dir
 from ..runtime import measure_arena, tflm_available
 from .steps import StepTimer
-from ..train import fit, set_seed
+from ..train import TrainResult, fit, limit_threads, set_seed
 
-__all__ = ["KwsRunResult", "FAST_SYNTH", "FULL_SYNTH", "prepare_features", "run_kws", "format_summary"]
+__all__ = ["KwsRunResult", "FAST_SYNTH", "FULL_SYNTH", "DEFAULT_SHARES", "DEFAULT_PERTURB", "AugmentHook",
+           "prepare_features", "draw_dataset", "run_kws", "load_run", "reuse_or_run_kws", "format_summary",
+           "balanced_class_weights", "run_dataset", "course_data"]
 
-FAST_SYNTH = SynthSpeechConfig(num_voices=24, takes=2, noise_seconds=10)
-"""Synthetic set of fast mode: few voices, one take each (seconds to make)."""
-FULL_SYNTH = SynthSpeechConfig()
-"""Synthetic set of the main job."""
+FAST_SYNTH = SynthSpeechConfig(num_voices=24, takes=2, noise_seconds=10, extra_words_per_voice=4,
+                               noise_kinds=NOISE_KINDS)
+"""Synthetic set of fast mode: few voices, two takes each (seconds to make)."""
+FULL_SYNTH = SynthSpeechConfig(extra_words_per_voice=12, noise_kinds=NOISE_KINDS)
+"""Synthetic set of the main job: 120 voices, 20 words three times each, 12 more words once each, and
+imitations of home noise (fan, tap, clatter, babble) besides coloured noise."""
 
 
 @dataclasses.dataclass
@@ -44,6 +51,10 @@ class KwsRunResult:
     """Everything in metrics.json."""
     sketch_files: tuple[Path, ...]
     """Files written into the sketch folder (empty if no sketch was given)."""
+
+
+AugmentHook = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+"""``hook(clip_or_features, label_index, rng) -> same shape``: extra augmentation of training examples."""
 
 
 def _augment(clip: np.ndarray, is_silence: bool, background: Sequence[np.ndarray], task: KwsTaskConfig,
@@ -61,8 +72,15 @@ def _augment(clip: np.ndarray, is_silence: bool, background: Sequence[np.ndarray
 
 
 def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int = 1, seed: int = 0,
-                     progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Micro features and labels of one split; training clips are augmented ``copies`` times."""
+                     progress: bool = True, augment: AugmentHook | None = None,
+                     feature_augment: AugmentHook | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Micro features and labels of one split; training clips are augmented ``copies`` times.
+
+    Training clips get a random time shift and background noise (the task's settings); ``augment``
+    is called on each training clip of a word before that (speed, pitch, reverberation: see
+    ``tinymlkit.audio.perturb``) and ``feature_augment`` on its features after (vocal-tract warp).
+    Silence clips and the validation and test splits are never perturbed.
+    """
     a, task = cfg.audio, cfg.task
     train = split == "training"
     rng = np.random.default_rng(seed + {"training": 0, "validation": 1, "testing": 2}[split])
@@ -79,66 +97,306 @@ def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int 
         if path is not None and path not in cache:
             cache[path] = clip_for(path, a.sample_rate, a.clip_samples)
         clip = cache[path] if path is not None else np.zeros(a.clip_samples, dtype=np.float32)
-        clip = _augment(clip, y == silence_idx, ds.background, task, rng, a.sample_rate, train)
-        xs.append(micro_features(clip, a))
+        is_silence = y == silence_idx
+        if train and augment is not None and not is_silence:
+            clip = augment(clip, y, rng)
+        clip = _augment(clip, is_silence, ds.background, task, rng, a.sample_rate, train)
+        feats = micro_features(clip, a)
+        if train and feature_augment is not None and not is_silence:
+            feats = feature_augment(feats, y, rng)
+        xs.append(feats)
         ys.append(y)
     if not xs:
         return np.zeros((0, *a.feature_shape), np.float32), np.zeros((0,), np.int64)
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
 
-def run_kws(out: str | Path, data: str | Path | None = None, words: Sequence[str] = ("yes", "no"),
-            model: str = "tiny_conv", epochs: int | None = None, fast: bool = False,
-            sketch: str | Path | None = None, seed: int = 1234, augment_copies: int | None = None,
-            task_overrides: dict[str, Any] | None = None, balance_classes: bool = True,
-            patience: int | None = None, progress: bool = True) -> KwsRunResult:
+def _silence_target(n_keywords: int, percentage: float) -> int:
+    return int(math.ceil(n_keywords * percentage / 100.0))
+
+
+def draw_dataset(roots: Sequence[str | Path], task: KwsTaskConfig, seed: int = 1234,
+                 eval_silence_percentage: float | None = None) -> KwsDataset:
+    """A keyword task from one or more Speech Commands style folders, split by speaker.
+
+    Training keeps the task's shares: ``unknown_percentage`` and ``silence_percentage`` of its keyword
+    clips (above 100 is allowed: 300 keeps up to three unknown clips per keyword clip). Validation and
+    test are NOT cut by those shares: they keep every unknown clip, and as many silence clips as an
+    average keyword has (``eval_silence_percentage`` of the keyword clips overrides that), so a model
+    is chosen and scored on enough examples of every class.
+    """
+    labels = task.labels
+    unknown_idx, silence_idx = labels.index(task.unknown_label), labels.index(task.silence_label)
+    rng = np.random.default_rng(seed)
+    items: dict[str, list[tuple[Path | None, int]]] = {s: [] for s in SPLITS}
+    background: list[np.ndarray] = []
+    methods, skipped = [], []
+    for root in roots:
+        root = Path(root)
+        clips = scan_folder(root)
+        words = sorted({c.word for c in clips if not c.word.startswith("_")
+                        and c.word not in (task.silence_label, task.unknown_label)})
+        missing = [w for w in task.words if w not in words]
+        if missing and len(roots) == 1:
+            raise KitError(f"{root}: no clips for keyword(s) {missing}; words found: {words}. "
+                           "Record them into WORD/ folders, or choose --words among those")
+        # Every word as its own label, so that this module (not the shares) decides what each split keeps.
+        wide = dataclasses.replace(task, words=tuple(words) or task.words, unknown_percentage=0.0,
+                                   silence_percentage=100.0)
+        ds = build_dataset(root, wide, seed=seed)
+        methods.append(ds.split_method)
+        skipped += ds.skipped
+        background += ds.background
+        words_in = {s: [it for it in its if wide.labels[it[1]] != wide.silence_label]
+                    for s, its in ds.items.items()}
+        if len(roots) > 1 and not words_in["training"] and (words_in["validation"] or words_in["testing"]):
+            # A learner's own folder, often one speaker: the speaker split put it all in validation or
+            # test. Its clips are for training; the other folders hold voices out.
+            for s in ("validation", "testing"):
+                ds.items["training"] += words_in[s]
+                ds.items[s] = [it for it in ds.items[s] if it not in words_in[s]]
+            methods.append(f"every clip of {root} in training (too few speakers there to hold one out)")
+        for split, its in ds.items.items():
+            for path, i in its:
+                lab = wide.labels[i]
+                if lab == wide.silence_label:
+                    items[split].append((path, silence_idx))
+                elif lab in task.words:
+                    items[split].append((path, labels.index(lab)))
+                else:
+                    items[split].append((path, unknown_idx))
+    present = [w for w in task.words if any(labels[i] == w for its in items.values() for _, i in its)]
+    if len(present) < len(task.words):
+        raise KitError(f"{', '.join(str(r) for r in roots)}: no clips for keyword(s) "
+                       f"{[w for w in task.words if w not in present]}")
+    out: dict[str, list[tuple[Path | None, int]]] = {}
+    for split in SPLITS:
+        its = items[split]
+        kw = [it for it in its if it[1] not in (unknown_idx, silence_idx)]
+        unk = [it for it in its if it[1] == unknown_idx]
+        # Recorded silence first, made silence (None: noise alone) after.
+        sil = sorted((it for it in its if it[1] == silence_idx), key=lambda it: it[0] is None)
+        if split == "training":
+            n_unk = min(len(unk), int(math.ceil(len(kw) * task.unknown_percentage / 100.0)))
+            n_sil = _silence_target(len(kw), task.silence_percentage)
+        else:
+            n_unk = len(unk)
+            n_sil = (_silence_target(len(kw), eval_silence_percentage) if eval_silence_percentage is not None
+                     else int(math.ceil(len(kw) / max(1, len(task.words)))))
+        unk = [unk[int(i)] for i in rng.permutation(len(unk))[:n_unk]]
+        sil = (sil + [(None, silence_idx)] * max(0, n_sil - len(sil)))[:n_sil]
+        merged = kw + unk + sil
+        out[split] = [merged[int(i)] for i in rng.permutation(len(merged))]
+    method = "; ".join(dict.fromkeys(methods))
+    return KwsDataset(Path(roots[0]), labels, out, background, method, skipped)
+
+
+DEFAULT_SHARES = {"unknown_percentage": 300.0, "silence_percentage": 50.0}
+"""Training shares of ``run_kws`` unless overridden: the unknown class is where keyword models fail
+(other words fire as yes/no), so it gets many more clips than the task config's 10 %."""
+
+DEFAULT_PERTURB = PerturbConfig()
+"""Speed, vocal-tract, reverberation and level perturbation of training words (``perturb=True``)."""
+
+
+def balanced_class_weights(y: np.ndarray, num_labels: int) -> dict[int, float]:
+    """Loss weights that make every label count the same, however many clips it has."""
+    present = np.bincount(np.asarray(y, dtype=int), minlength=num_labels)
+    return {i: float(len(y) / (np.count_nonzero(present) * c)) for i, c in enumerate(present) if c}
+
+
+def run_dataset(r: KwsRunResult) -> KwsDataset:
+    """The dataset a run trained and was scored on, drawn again (same folders, shares and seed)."""
+    roots = [Path(p) for p in r.metrics["task"].get("data_roots", [])]
+    missing = [str(p) for p in roots if not p.is_dir()]
+    if not roots or missing:
+        raise KitError(f"{r.out}: the run's data folders are gone ({', '.join(missing) or 'none recorded'}); "
+                       "train the run again")
+    return draw_dataset(roots, r.config.task, seed=r.config.train.seed)
+
+
+def course_data(fast: bool, words: Sequence[str] = ("yes", "no"), real: bool | None = None,
+                progress: bool = True) -> tuple[Path, str]:
+    """The keyword data a course notebook trains on, and one line saying which it is.
+
+    Real Speech Commands (only the words, a share of the others and the noise) where the network is
+    and ``real`` is not False (by default on Colab); the offline synthetic set otherwise, and the line
+    says so.
+    """
+    import sys
+
+    if real is None:
+        real = "google.colab" in sys.modules
+    if real:
+        from ..data.speech_commands_subset import download_speech_commands_subset
+
+        try:
+            root = download_speech_commands_subset(words=words, unknown_share=0.05 if fast else 0.1,
+                                                   progress=progress)
+            return root, f"real Speech Commands recordings ({', '.join(words)} + a share of other words) in {root}"
+        except KitError as e:
+            print(f"tinymlkit: no real Speech Commands ({e}); using the offline synthetic set")
+    synth = FAST_SYNTH if fast else FULL_SYNTH
+    root = make_synthetic_speech(dataset_dir("synth_kws_fast" if fast else "synth_kws"), synth, progress=progress)
+    return root, f"offline synthetic text-to-speech set (no real voices) in {root}"
+
+
+def _load_init(init: str | Path, labels: Sequence[str]) -> tuple[Any, list[str]]:
+    """The Keras model of a previous run folder, checked against this run's labels, and its data folders."""
+    from ..config import load_run_config
+
+    run = Path(init)
+    model_path = run / "model.keras"
+    if not model_path.is_file():
+        raise KitError(f"--init {run}: no model.keras there; give the folder of a previous 'kws run'")
+    cfg_path = run / "config.json"
+    if cfg_path.is_file():
+        old = load_run_config(cfg_path)
+        if tuple(old.labels) != tuple(labels):
+            raise KitError(f"--init {run}: its model has labels {list(old.labels)}, this run {list(labels)}; "
+                           "use the same --words")
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+
+    try:
+        model = keras.models.load_model(model_path, compile=False)
+    except Exception as e:  # a damaged or foreign file: say which, not a traceback
+        raise KitError(f"--init {model_path}: cannot be read as a Keras model ({type(e).__name__}: {e})") from None
+    roots: list[str] = []
+    try:
+        roots = list(json.loads((run / "metrics.json").read_text())["task"].get("data_roots", []))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return model, roots
+
+
+def _save_keras(model: Any, path: Path) -> None:
+    """Save a Keras model atomically (readers see the old file or the whole new one)."""
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+
+
+def _is_synthetic(root: Path) -> bool:
+    """True for a folder made by the synthetic keyword set (its DATASET.json says so)."""
+    try:
+        return json.loads((root / "DATASET.json").read_text()).get("what", "").startswith("synthetic")
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _trained_on(roots: Sequence[Path], init_desc: str | None) -> str:
+    synth = [r for r in roots if _is_synthetic(r)]
+    real = [r for r in roots if r not in synth]
+    if synth and not real:
+        text = "synthetic text-to-speech voices only: it has never heard a real person"
+    elif synth:
+        text = f"recordings in {', '.join(map(str, real))} mixed with synthetic text-to-speech voices"
+    else:
+        text = "recordings in " + ", ".join(str(r) for r in roots)
+    if init_desc:
+        text += f"; started from {init_desc}"
+    return text
+
+
+def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = None,
+            words: Sequence[str] = ("yes", "no"), model: str = "tiny_conv", epochs: int | None = None,
+            fast: bool = False, sketch: str | Path | None = None, seed: int = 1234,
+            augment_copies: int | None = None, task_overrides: dict[str, Any] | None = None,
+            balance_classes: bool = True, patience: int | None = None, progress: bool = True,
+            init: str | Path | None = None, learning_rate: float | None = None,
+            real_eval: str | Path | Sequence[str | Path] | None = None,
+            perturb: PerturbConfig | bool | None = None, threads: int | None = None,
+            synth: SynthSpeechConfig | None = None, mix_init_data: bool = True,
+            keras_model: Any = None) -> KwsRunResult:
     """Make or read data, train, convert to int8, evaluate on float/LiteRT/TFLM, save, export.
 
-    ``data=None`` uses the offline synthetic set (made once). ``fast`` shrinks data and epochs but
-    still runs every step for real. ``balance_classes`` weights the loss so that each label counts
-    the same however many clips it has (silence and unknown are usually the small ones).
+    ``data=None`` uses the offline synthetic set (made once); one folder or several (mixed) in Speech
+    Commands layout otherwise. ``fast`` shrinks data and epochs but still runs every step for real.
+    ``balance_classes`` weights the loss so that each label counts the same however many clips it has.
+    ``task_overrides`` sets ``KwsTaskConfig`` fields (shares, background volume and frequency, ...).
+    ``init`` is a previous run folder whose model is the starting point (fine-tuning); with
+    ``mix_init_data`` that run's data folders are mixed in, so the model keeps unknown and silence.
+    ``real_eval`` scores the int8 model on real clips (folders in Speech Commands layout) beside the
+    test split. ``perturb`` (default on for words) adds speed, vocal-tract, room and level perturbation.
+    ``threads`` caps TensorFlow's threads. ``keras_model`` is a Keras model built (or trained) by the
+    caller, used instead of building ``model`` by name; with ``epochs=0`` it is not trained here, only
+    converted, scored, saved and exported (a notebook that shows its own training call does this).
     """
+    limit_threads(threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = StepTimer("kws", quiet=not progress)
-    task = KwsTaskConfig(words=tuple(words), **(task_overrides or {}))
-    train_cfg = TrainConfig(model=model, epochs=epochs if epochs is not None else (4 if fast else 40), seed=seed,
-                            patience=patience if patience is not None else (4 if fast else 10))
+    task = KwsTaskConfig(words=tuple(words), **{**DEFAULT_SHARES, **(task_overrides or {})})
+    lr = learning_rate if learning_rate is not None else (0.001 if init is not None else TrainConfig().learning_rate)
+    if epochs is not None and epochs < 0:
+        raise KitError(f"epochs {epochs}: give 0 or more")
+    train_epochs = epochs if epochs is not None else (4 if fast else 40)
+    train_cfg = TrainConfig(model=model, epochs=max(1, train_epochs), seed=seed,
+                            patience=patience if patience is not None else (4 if fast else 10), learning_rate=lr)
     cfg = KwsRunConfig(task=task, train=train_cfg)
-    copies = augment_copies if augment_copies is not None else (1 if fast else 4)
+    copies = augment_copies if augment_copies is not None else (1 if fast else 3)
+    if train_epochs == 0:
+        copies = 1  # no training here: the training split only serves as the representative set
+    pcfg = DEFAULT_PERTURB if perturb is None or perturb is True else (perturb or None)
+    real_dirs = [Path(real_eval)] if isinstance(real_eval, (str, Path)) else [Path(d) for d in (real_eval or [])]
+    for d in real_dirs:
+        if not d.is_dir():
+            raise KitError(f"--real-eval {d}: no such folder (give a folder in Speech Commands layout)")
 
+    init_model, init_roots, init_desc = None, [], None
+    if init is not None:
+        init_model, init_roots = _load_init(init, cfg.labels)
+        init_desc = f"the model of {init}"
     with steps("data"):
         if data is None:
-            synth = FAST_SYNTH if fast else FULL_SYNTH
-            unknown = [w for w in words if w not in synth.words]
+            synth_cfg = synth or (FAST_SYNTH if fast else FULL_SYNTH)
+            unknown = [w for w in words if w not in synth_cfg.words]
             if unknown:
-                raise KitError(f"the synthetic set has no clips of {unknown}; it speaks {', '.join(synth.words)}. "
+                raise KitError(f"the synthetic set has no clips of {unknown}; it speaks {', '.join(synth_cfg.words)}. "
                                "Use --data DIR with recordings of those words")
-            root = make_synthetic_speech(dataset_dir("synth_kws_fast" if fast else "synth_kws"), synth,
-                                         progress=progress)
-            data_desc = f"synthetic text-to-speech keywords ({root})"
+            if synth is None or synth == synth_cfg and synth_cfg in (FULL_SYNTH, FAST_SYNTH):
+                name = "synth_kws_fast" if synth_cfg == FAST_SYNTH else "synth_kws"
+            else:  # another recipe gets its own folder, so the default set is not remade each time
+                digest = hashlib.sha1(json.dumps(dataclasses.asdict(synth_cfg), sort_keys=True).encode()).hexdigest()
+                name = f"synth_kws_{digest[:8]}"
+            roots = [make_synthetic_speech(dataset_dir(name), synth_cfg, progress=progress)]
         else:
-            root = Path(data)
-            data_desc = str(root)
-        ds = build_dataset(root, task, seed=seed)
+            roots = [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+            if not roots:
+                raise KitError("no data folder given")
+        own_roots = list(roots)
+        if init is not None and mix_init_data:
+            roots += [Path(r) for r in init_roots if Path(r).is_dir() and Path(r) not in roots]
+        for r in roots:
+            if not r.is_dir():
+                raise KitError(f"--data {r}: no such folder (give a folder in Speech Commands layout)")
+        ds = draw_dataset(roots, task, seed=seed)
         counts = ds.counts()
         if not ds.items["training"]:
-            raise KitError(f"{root}: no training clips after the split ({ds.split_method})")
+            raise KitError(f"{', '.join(map(str, roots))}: no training clips after the split ({ds.split_method})")
+        synthetic = all(_is_synthetic(r) for r in roots)
+        data_desc = _trained_on(roots, init_desc)
     with steps("features"):
-        x_tr, y_tr = prepare_features(ds, cfg, "training", copies, seed, progress)
+        hook = make_perturber(pcfg, cfg.audio.sample_rate) if pcfg else None
+        fhook = (make_feature_perturber(pcfg, cfg.audio.lower_band_limit, cfg.audio.upper_band_limit)
+                 if pcfg else None)
+        x_tr, y_tr = prepare_features(ds, cfg, "training", copies, seed, progress, hook, fhook)
         x_va, y_va = prepare_features(ds, cfg, "validation", 1, seed, progress)
         x_te, y_te = prepare_features(ds, cfg, "testing", 1, seed, progress)
         if len(x_te) == 0:
             x_te, y_te = x_va, y_va
     with steps("train"):
         set_seed(seed)
-        keras_model = build_kws_model(model, cfg.audio.feature_shape, len(cfg.labels))
-        weights = None
-        if balance_classes:
-            present = np.bincount(y_tr, minlength=len(cfg.labels))
-            weights = {i: float(len(y_tr) / (np.count_nonzero(present) * c)) for i, c in enumerate(present) if c}
-        result = fit(keras_model, x_tr, y_tr, x_va, y_va, train_cfg, progress=progress, desc=f"training {model}",
-                     class_weight=weights)
+        if keras_model is None:
+            keras_model = init_model if init_model is not None else build_kws_model(model, cfg.audio.feature_shape,
+                                                                                   len(cfg.labels))
+        weights = balanced_class_weights(y_tr, len(cfg.labels)) if balance_classes else None
+        if train_epochs == 0:
+            result = TrainResult(history={}, epochs_run=0, best_epoch=0, seconds=0.0)
+        else:
+            result = fit(keras_model, x_tr, y_tr, x_va, y_va, train_cfg, progress=progress,
+                         desc=f"training {model}", class_weight=weights)
         keras_probs = keras_model.predict(x_te, verbose=0, batch_size=256)
         keras_metrics = classification_metrics(y_te, np.argmax(keras_probs, 1), cfg.labels)
     with steps("convert"):
@@ -148,11 +406,16 @@ def run_kws(out: str | Path, data: str | Path | None = None, words: Sequence[str
         int8_bytes = to_int8_tflite(keras_model, x_tr)
         atomic_write_bytes(out / "model_float.tflite", float_bytes)
         atomic_write_bytes(out / "model_int8.tflite", int8_bytes)
-        keras_model.save(out / "model.keras")
+        _save_keras(keras_model, out / "model.keras")
         save_json(cfg, out / "config.json")
     with steps("evaluate"):
         comp = compare_runtimes(float_bytes, int8_bytes, x_te, y_te, cfg.labels, progress=progress)
         arena = measure_arena(int8_bytes).arena_bytes if tflm_available() else None
+        real: dict[str, Any] = {}
+        for d in real_dirs:
+            m = score_folder(int8_bytes, d, cfg.labels, cfg.audio, progress=progress)
+            m.pop("skipped_files", None)
+            real[str(d)] = m
     sketch_files: tuple[Path, ...] = ()
     if sketch is not None:
         with steps("export"):
@@ -161,14 +424,26 @@ def run_kws(out: str | Path, data: str | Path | None = None, words: Sequence[str
     with steps("plots"):
         from ..plots import plot_confusion, plot_history, save_figure
 
-        save_figure(plot_history(result.history, f"{model} on {len(x_tr)} training examples"), out / "training.png")
+        if result.history:
+            save_figure(plot_history(result.history, f"{model} on {len(x_tr)} training examples"),
+                        out / "training.png")
         best = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
         save_figure(plot_confusion(best["confusion"], cfg.labels, "int8 model on the test split"), out / "confusion.png")
+    board = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
     metrics = {
-        "task": {"labels": list(cfg.labels), "data": data_desc, "split_method": ds.split_method,
-                 "counts": counts, "skipped_files": ds.skipped, "training_examples": int(len(x_tr)),
-                 "augment_copies": copies},
-        "train": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
+        "balanced_accuracy": board["balanced_accuracy"],
+        "per_class": board["per_class"],
+        "unknown_false_accept_rate": board["unknown_false_accept_rate"],
+        "scored_on": "int8 on TFLM, test split" if "int8_tflm" in comp.metrics else "int8 on LiteRT, test split",
+        "real_eval": real,
+        "trained_on": data_desc,
+        "task": {"labels": list(cfg.labels), "data": data_desc, "data_roots": [str(r) for r in roots],
+                 "own_data_roots": [str(r) for r in own_roots], "synthetic": synthetic,
+                 "split_method": ds.split_method, "counts": counts, "skipped_files": ds.skipped,
+                 "training_examples": int(len(x_tr)), "augment_copies": copies,
+                 "perturb": dataclasses.asdict(pcfg) if pcfg else None,
+                 "init": str(init) if init is not None else None, "learning_rate": lr},
+        "train": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "monitor": "val_balanced_accuracy",
                   "seconds": round(result.seconds, 2), "history": result.history},
         "keras": keras_metrics,
         **{k: v for k, v in comp.metrics.items()},
@@ -184,17 +459,61 @@ def run_kws(out: str | Path, data: str | Path | None = None, words: Sequence[str
     return KwsRunResult(out, cfg, metrics, sketch_files)
 
 
+def load_run(out: str | Path) -> KwsRunResult:
+    """A finished run folder as a ``KwsRunResult`` (config, metrics), without training anything."""
+    from ..config import load_run_config
+
+    out = Path(out)
+    for name in ("config.json", "metrics.json", "model_int8.tflite", "model.keras"):
+        if not (out / name).is_file():
+            raise KitError(f"{out}: not a finished keyword run (no {name}); train one with run_kws or 'kws run'")
+    cfg = load_run_config(out / "config.json")
+    if not isinstance(cfg, KwsRunConfig):
+        raise KitError(f"{out}: a '{cfg.kind}' run, not a keyword one")
+    try:
+        metrics = json.loads((out / "metrics.json").read_text())
+    except ValueError as e:
+        raise KitError(f"{out / 'metrics.json'}: not valid JSON ({e})") from None
+    return KwsRunResult(out, cfg, metrics, ())
+
+
+def reuse_or_run_kws(out: str | Path, fast: bool = False, **kwargs: Any) -> KwsRunResult:
+    """The run in ``out`` if it finished with the same fast setting (a notebook's earlier training), else train it.
+
+    Notebooks 04-06 call this with notebook 03's run folder, so the course trains its model once. A
+    finished run of the other mode is never replaced: this mode then uses ``OUT_fast`` or ``OUT_full``.
+    """
+    out = Path(out)
+    for folder in (out, out.with_name(f"{out.name}_{'fast' if fast else 'full'}")):
+        try:
+            r = load_run(folder)
+        except KitError:
+            return run_kws(folder, fast=fast, **kwargs)
+        if bool(r.metrics.get("fast")) == bool(fast) and r.metrics.get("task", {}).get("data_roots"):
+            return r
+        # A finished run of the other mode is kept: this mode gets the sibling folder.
+    return run_kws(folder, fast=fast, **kwargs)
+
+
 def format_summary(r: KwsRunResult) -> str:
-    """A short, human summary of a run for the terminal."""
+    """A short, human summary of a run for the terminal: balanced accuracy, recall per class, false accepts first."""
     m = r.metrics
-    lines = [f"Keyword model: {', '.join(r.config.labels)}  ({m['task']['data']})",
+    lines = [f"Keyword model: {', '.join(r.config.labels)}",
+             f"  trained on: {m['trained_on']}",
              f"  split: {m['task']['split_method']}",
-             f"  test clips: {m['keras']['n']}   epochs: {m['train']['epochs_run']} (best {m['train']['best_epoch']})",
-             "  accuracy (balanced) on the test split:"]
+             f"  test clips: {m['keras']['n']}   epochs: {m['train']['epochs_run']} (best {m['train']['best_epoch']}, "
+             "chosen on validation balanced accuracy)",
+             f"  {m['scored_on']}: " + headline(m.get("int8_tflm") or m["int8_litert"])]
+    for d, rm in m.get("real_eval", {}).items():
+        lines.append(f"  real clips {d} ({rm['backend']}): " + headline(rm))
+    if m["task"]["synthetic"] and not m.get("real_eval"):
+        lines.append("  (no real clips scored: a model trained on synthetic voices can do much worse on real ones; "
+                     "use --real-eval DIR)")
+    lines.append("  balanced accuracy (plain accuracy) on the test split, by runtime:")
     for key, name in (("keras", "Keras float"), ("float", "TFLite float"), ("int8_litert", "int8 on LiteRT"),
                       ("int8_tflm", "int8 on TFLM (the board)")):
         if key in m:
-            lines.append(f"    {name:<26} {m[key]['accuracy']:.3f}  ({m[key]['balanced_accuracy']:.3f})")
+            lines.append(f"    {name:<26} {m[key]['balanced_accuracy']:.3f}  ({m[key]['accuracy']:.3f})")
     d = m["tflm_vs_litert"]
     if d["differing_outputs"] is not None:
         lines.append(f"  TFLM vs LiteRT: {d['differing_outputs']} output values differ (max {d['max_output_diff_lsb']} LSB), "

@@ -1,8 +1,15 @@
-"""Visual wake words end to end: images -> MobileNetV1 (scratch or transfer) -> int8 -> TFLM check -> sketch.
+"""Visual wake words end to end: images -> MobileNetV1 (scratch, ImageNet or the real person detector) -> int8
+-> TFLM check -> sketch.
 
 Also the pieces the commands and lessons share: scoring an int8 model on images the way the board
-feeds it (pixel table, :mod:`tinymlkit.vision.int8_input`), prediction on image files, and the
-transfer-versus-scratch measurement.
+feeds it (:class:`tinymlkit.board_input.BoardInput`, built from the run's config and the model),
+prediction on image files, scores on real photos beside the training data's own test split, and the
+transfer-versus-scratch measurements (the synthetic one of the pipeline smoke test, and the real one
+from ``person_detect.tflite``).
+
+The synthetic drawn set is a **pipeline smoke test**: it runs every step offline, and a model trained
+on it does not find real people. Every run says what its model was trained on, and with real photos
+at hand (``real_eval``) reports its accuracy on them beside the test split's.
 """
 from __future__ import annotations
 
@@ -16,39 +23,48 @@ from typing import Any
 import numpy as np
 
 from .steps import StepTimer
+from ..board_input import BoardInput
 from ..config import ImageInputConfig, TrainConfig, VwwRunConfig, VwwTaskConfig, save_json
-from ..data.image_folder import DatasetError, LoadedImages, load_image_folder, scan_image_folder
+from ..data.image_folder import DatasetError, LoadedImages, load_image_folder, load_images, scan_image_folder
 from ..data.synth_images import PERSON_LABELS, SHAPE_LABELS, make_person_images, make_shape_images
 from ..errors import KitError
 from ..evaluate import classification_metrics
-from ..files import atomic_write_bytes, atomic_write_text
+from ..files import atomic_path, atomic_write_bytes, atomic_write_text
 from ..runtime import LITERT, TFLM, ModelRunner, measure_arena, tflm_available
 from ..targets import NANO33BLE
 from ..vision.image_io import ImageError, open_image
-from ..vision.int8_input import normalize, pixel_to_int8_table, pixels_to_int8
-from ..vision.preprocess import preprocess_image
+from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize
 
 __all__ = [
-    "NORMALIZATION",
+    "SYNTHETIC_NAME",
+    "REAL_BASE",
     "VwwData",
     "VwwRunResult",
+    "RealPhotos",
     "synthetic_data",
     "folder_data",
+    "load_real_photos",
     "train_classifier",
+    "run_config_for",
     "int8_pixel_table",
     "predict_pixels",
     "score_pixels",
     "run_vww",
     "evaluate_folder",
     "predict_files",
+    "reference_agreement",
     "epochs_to_accuracy",
     "transfer_vs_scratch",
+    "split_photos",
+    "real_transfer_vs_scratch",
+    "resolution_sweep",
     "format_summary",
 ]
 
-# The config's default (ImageInputConfig.normalization), which config.json and model_settings.h carry.
-NORMALIZATION = ImageInputConfig().normalization
-"""How pixels become model inputs for kit-trained models: pixel / 127.5 - 1 (MobileNet's range)."""
+SYNTHETIC_NAME = "synthetic drawn figures (pipeline smoke test: not real people)"
+"""How runs name the offline synthetic set, everywhere."""
+REAL_BASE = "person_detect"
+"""``weights`` value that starts from the TFLM example's real person detector (``person_detect.tflite``)."""
 
 FAST_SIZES = (320, 80, 80)
 """Synthetic images per split (train, validation, test) in fast mode."""
@@ -74,6 +90,8 @@ class VwwData:
     """Files that could not be used, with the reason."""
     counts: dict[str, Any] = dataclasses.field(default_factory=dict)
     """Images per split and label."""
+    synthetic: bool = False
+    """True for the drawn pipeline smoke-test set."""
 
 
 @dataclasses.dataclass
@@ -90,18 +108,35 @@ class VwwRunResult:
     """Files written into the sketch folder (empty without --sketch)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class RealPhotos:
+    """Labelled real photos at the model input size, for scoring (never for training in the same run)."""
+
+    x: np.ndarray
+    """uint8 (N, H, W, C)."""
+    y: np.ndarray
+    """int32 labels."""
+    labels: tuple[str, ...]
+    """Label names in model output order."""
+    paths: tuple[Path, ...]
+    """File of each photo."""
+    description: str
+    """Where they came from."""
+    skipped: tuple[tuple[Path, str], ...] = ()
+    """Files that could not be read, with the reason."""
+
+
 def _counts(y: np.ndarray, labels: Sequence[str]) -> dict[str, int]:
     return {lab: int(np.sum(y == i)) for i, lab in enumerate(labels)}
 
 
 def synthetic_data(sizes: tuple[int, int, int], image: ImageInputConfig, seed: int = 0) -> VwwData:
-    """The offline drawn person / non_person set, each split from its own random stream."""
+    """The offline drawn person / non_person set (a pipeline smoke test), each split from its own random stream."""
     if image.width != image.height:
         raise KitError("the synthetic set is square; use --size N (width = height)")
     parts = [make_person_images(n, image.width, image.channels, seed=seed * 3 + k) for k, n in enumerate(sizes)]
     counts = {name: _counts(y, PERSON_LABELS) for name, (_, y) in zip(("train", "validation", "test"), parts)}
-    return VwwData(parts[0], parts[1], parts[2], PERSON_LABELS,
-                   "synthetic drawn figures (tinymlkit.data.synth_images; not real people)", counts=counts)
+    return VwwData(parts[0], parts[1], parts[2], PERSON_LABELS, SYNTHETIC_NAME, counts=counts, synthetic=True)
 
 
 def folder_data(root: str | Path, image: ImageInputConfig, labels: Sequence[str] | None = None,
@@ -123,20 +158,57 @@ def folder_data(root: str | Path, image: ImageInputConfig, labels: Sequence[str]
                            "test/ sub-folders")
     counts = {s: _counts(li.y, index.label_names) for s, li in loaded.items()}
     return VwwData((loaded["train"].x, loaded["train"].y), (loaded["validation"].x, loaded["validation"].y),
-                   (test.x, test.y), index.label_names, str(root), skipped, counts)
+                   (test.x, test.y), index.label_names, f"real photos from {root}", skipped, counts)
+
+
+def _label_roots(root: Path, labels: Sequence[str]) -> list[Path]:
+    """``root`` if it holds the label folders, else each sub-folder that does (e.g. one per photo source)."""
+    if all((root / lab).is_dir() for lab in labels):
+        return [root]
+    subs = [d for d in sorted(root.iterdir()) if d.is_dir() and all((d / lab).is_dir() for lab in labels)]
+    if not subs:
+        raise DatasetError(f"{root}: neither it nor any sub-folder holds the label folders {list(labels)}")
+    return subs
+
+
+def load_real_photos(root: str | Path, image: ImageInputConfig | None = None,
+                     labels: Sequence[str] = PERSON_LABELS, progress: bool = False) -> RealPhotos:
+    """Every labelled photo under ``root`` (label folders in it, or in each of its sub-folders), all splits."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: no such folder of real photos (it should hold person/ and non_person/ "
+                           "folders, or sub-folders that do)")
+    im = image or ImageInputConfig()
+    xs, ys, paths, skipped = [], [], [], []
+    for sub in _label_roots(root, labels):
+        idx = scan_image_folder(sub, tuple(labels))
+        li = load_images(idx.paths, idx.labels, im.width, im.height, im.channels, progress=progress,
+                         desc=f"photos in {sub.name}")
+        xs.append(li.x)
+        ys.append(li.y)
+        paths += li.paths
+        skipped += li.skipped
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    if len(y) == 0:
+        raise DatasetError(f"{root}: none of the photos could be read")
+    return RealPhotos(x, y, tuple(labels), tuple(paths), f"real photos in {root}", tuple(skipped))
 
 
 def train_classifier(model: Any, data: VwwData, cfg: TrainConfig, transfer: bool, head_epochs: int | None = None,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: bool = True, normalization: str = DEFAULT_NORMALIZATION,
+                     frozen_batchnorm: bool = False) -> dict[str, Any]:
     """Train; with ``transfer`` the base is frozen for the first epochs (new head only), then fine-tuned.
 
-    Returns the history of all epochs (both phases joined) and the seconds spent.
+    ``frozen_batchnorm`` keeps the base's batch norms in inference mode while fine-tuning (a base loaded
+    from a folded int8 model has no batch statistics to update). Returns the history of all epochs
+    (both phases joined) and the seconds spent.
     """
     from ..models.mobilenet import set_base_trainable
+    from ..models.person_detect_base import freeze_batchnorm
     from ..train import fit
 
-    x_tr, y_tr = normalize(data.train[0], NORMALIZATION), data.train[1]
-    x_va, y_va = normalize(data.validation[0], NORMALIZATION), data.validation[1]
+    x_tr, y_tr = normalize(data.train[0], normalization), data.train[1]
+    x_va, y_va = normalize(data.validation[0], normalization), data.validation[1]
     phases: list[tuple[str, TrainConfig, bool]] = []
     if transfer and cfg.epochs >= 2:
         n_head = head_epochs if head_epochs is not None else max(1, cfg.epochs // 4)
@@ -152,6 +224,8 @@ def train_classifier(model: Any, data: VwwData, cfg: TrainConfig, transfer: bool
     phase_epochs = []
     for name, pcfg, trainable in phases:
         set_base_trainable(model, trainable)
+        if trainable and frozen_batchnorm:
+            freeze_batchnorm(model)
         r = fit(model, x_tr, y_tr, x_va, y_va, pcfg, progress=progress, desc=f"MobileNet: {name}")
         for k, v in r.history.items():
             history.setdefault(k, []).extend(v)
@@ -159,111 +233,190 @@ def train_classifier(model: Any, data: VwwData, cfg: TrainConfig, transfer: bool
         phase_epochs.append({"phase": name, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
                              "seconds": round(r.seconds, 2)})
     set_base_trainable(model, True)
+    if frozen_batchnorm:
+        freeze_batchnorm(model)
     return {"history": history, "seconds": seconds, "phases": phase_epochs, "epochs_run": len(history["loss"])}
 
 
-def int8_pixel_table(runner: ModelRunner, normalization: str = NORMALIZATION) -> np.ndarray:
+def run_config_for(runner: ModelRunner, labels: Sequence[str] | None = None,
+                   normalization: str = DEFAULT_NORMALIZATION) -> VwwRunConfig:
+    """A run config describing a model that came without one (input shape from the model itself)."""
+    if len(runner.input_shape) != 4:
+        raise KitError(f"input shape {runner.input_shape} is not an image (batch, height, width, channels)")
+    _, h, w, c = runner.input_shape
+    names = tuple(labels) if labels else tuple(str(i) for i in range(runner.num_outputs))
+    return VwwRunConfig(image=ImageInputConfig(width=w, height=h, channels=c, normalization=normalization),
+                        task=VwwTaskConfig(labels=names))
+
+
+def _board(runner: ModelRunner | BoardInput, normalization: str | None, labels: Sequence[str] | None = None
+           ) -> BoardInput:
+    if isinstance(runner, BoardInput):
+        if normalization is not None and normalization != runner.config.image.normalization:
+            raise KitError(f"normalisation {normalization!r} given, but the run config says "
+                           f"{runner.config.image.normalization!r}")
+        return runner
+    return BoardInput(run_config_for(runner, labels, normalization or DEFAULT_NORMALIZATION), runner)
+
+
+def int8_pixel_table(runner: ModelRunner | BoardInput, normalization: str | None = None) -> np.ndarray:
     """The board's pixel -> int8 table for a model, from its own input scale and zero point."""
-    if runner.input_quant is None or runner.input_dtype != np.int8:
-        raise KitError(f"the model's input is {runner.input_dtype}, not int8; use model_int8.tflite")
-    return pixel_to_int8_table(runner.input_quant.scale, runner.input_quant.zero_point, normalization)
+    return _board(runner, normalization).pixel_table
 
 
-def _check_input(runner: ModelRunner, pixels: np.ndarray, what: str) -> None:
-    want = tuple(runner.input_shape[1:])
-    if tuple(pixels.shape[1:]) != want:
-        raise KitError(f"{what}: images are {pixels.shape[1:]} but the model takes {want}")
-
-
-def predict_pixels(runner: ModelRunner, pixels: np.ndarray, normalization: str = NORMALIZATION,
+def predict_pixels(runner: ModelRunner | BoardInput, pixels: np.ndarray, normalization: str | None = None,
                    progress: bool = False) -> np.ndarray:
-    """Raw outputs for uint8 images, fed exactly as the board feeds them (int8 table, or float input)."""
-    pixels = np.asarray(pixels, dtype=np.uint8)
-    _check_input(runner, pixels, "predict")
-    if runner.input_dtype == np.int8:
-        xs = pixels_to_int8(pixels, int8_pixel_table(runner, normalization))
-    else:
-        xs = normalize(pixels, normalization)
-    rows = np.empty((len(xs), runner.num_outputs), dtype=runner.output_dtype)
-    it: Any = range(len(xs))
-    if progress:
-        from tqdm.auto import tqdm
+    """Raw outputs for uint8 images, fed exactly as the board feeds them (int8 table, or float input).
 
-        it = tqdm(it, desc=f"{runner.backend} inference", unit="img", leave=False)
-    for i in it:
-        rows[i] = runner.run_raw(xs[i]).reshape(-1)
-    return rows
+    Pass a :class:`BoardInput` (built from the run's config) to use the run's normalisation; a bare
+    runner uses ``normalization`` (default: the kit's, pixel / 127.5 - 1).
+    """
+    board = _board(runner, normalization)
+    return board.run_batch(board.pixels_to_input(pixels), progress=progress)
 
 
-def score_pixels(runner: ModelRunner, pixels: np.ndarray, y: np.ndarray, labels: Sequence[str],
-                 normalization: str = NORMALIZATION, progress: bool = False) -> dict[str, Any]:
+def score_pixels(runner: ModelRunner | BoardInput, pixels: np.ndarray, y: np.ndarray, labels: Sequence[str],
+                 normalization: str | None = None, progress: bool = False) -> dict[str, Any]:
     """Classification metrics of a model on uint8 images (the board's input path)."""
-    if runner.num_outputs != len(labels):
-        raise KitError(f"the model has {runner.num_outputs} outputs but {len(labels)} labels were given "
-                       f"({', '.join(labels)})")
+    n_out = runner.runner.num_outputs if isinstance(runner, BoardInput) else runner.num_outputs
+    if n_out != len(labels):
+        raise KitError(f"the model has {n_out} outputs but {len(labels)} labels were given ({', '.join(labels)})")
     raw = predict_pixels(runner, pixels, normalization, progress)
     return classification_metrics(y, np.argmax(raw, axis=1), labels)
 
 
-def run_vww(out: str | Path, data: str | Path | None = None, alpha: float = 0.25, size: int = 96,
+def reference_agreement(model: Any, reference: ModelRunner | str | Path, pixels: np.ndarray,
+                        normalization: str = DEFAULT_NORMALIZATION) -> dict[str, Any]:
+    """How a float Keras model and an int8 .tflite agree on the same images (argmax and probabilities)."""
+    ref = reference if isinstance(reference, ModelRunner) else ModelRunner(reference)
+    probs_ref = ref.from_output(predict_pixels(ref, pixels, normalization))
+    probs_keras = np.asarray(model.predict(normalize(pixels, normalization), verbose=0, batch_size=64))
+    same = np.argmax(probs_ref, 1) == np.argmax(probs_keras, 1)
+    diff = np.abs(probs_ref - probs_keras)
+    return {"n": int(len(pixels)), "same_prediction": int(same.sum()),
+            "max_probability_difference": round(float(diff.max()), 4),
+            "mean_probability_difference": round(float(diff.mean()), 4),
+            "reference_backend": ref.backend}
+
+
+def _is_real_base(weights: Any) -> bool:
+    w = str(weights)
+    return w in (REAL_BASE, "person-detect") or w.endswith(".tflite")
+
+
+def _start_model(weights: Any, image: ImageInputConfig, n_labels: int, alpha: float,
+                 progress: bool) -> tuple[Any, str]:
+    from ..models.mobilenet import load_base_weights, mobilenet_v1
+
+    model = mobilenet_v1((image.height, image.width, image.channels), n_labels, alpha)
+    if not _is_real_base(weights):
+        return model, load_base_weights(model, weights, alpha)
+    from ..models.mobilenet import WeightsError
+    from ..models.person_detect_base import load_person_detect_weights
+
+    if (image.width, image.height, image.channels, alpha) != (96, 96, 1, 0.25):
+        raise WeightsError(f"the real person detector is MobileNetV1 alpha 0.25 at 96x96 grayscale; this run asks "
+                           f"for alpha {alpha} at {image.width}x{image.height}x{image.channels}. Use --size 96 "
+                           "--alpha 0.25 --grayscale, or --weights imagenet / none")
+    path = None if str(weights) in (REAL_BASE, "person-detect") else weights
+    return model, load_person_detect_weights(model, path, head=True, progress=progress)
+
+
+def _score_real(board: BoardInput, photos: RealPhotos, labels: Sequence[str]) -> dict[str, Any]:
+    if tuple(photos.labels) != tuple(labels):
+        raise KitError(f"the real photos are labelled {list(photos.labels)}, the model {list(labels)}")
+    m = classification_metrics(photos.y, np.argmax(predict_pixels(board, photos.x), 1), labels)
+    m["data"] = photos.description
+    m["skipped_files"] = [{"file": str(p), "reason": r} for p, r in photos.skipped]
+    return m
+
+
+def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: float = 0.25, size: int = 96,
             grayscale: bool = True, epochs: int | None = None, fast: bool = False, weights: str = "none",
             sketch: str | Path | None = None, seed: int = 1234, labels: Sequence[str] | None = None,
             synthetic_sizes: tuple[int, int, int] | None = None, batch_size: int = 32,
-            progress: bool = True) -> VwwRunResult:
+            progress: bool = True, real_eval: str | Path | RealPhotos | None = None,
+            normalization: str = DEFAULT_NORMALIZATION, learning_rate: float | None = None) -> VwwRunResult:
     """Images -> MobileNetV1 -> int8 -> scores on TFLM -> run folder (and sketch files with ``sketch``).
 
-    ``data=None`` uses the offline synthetic set. ``weights``: 'none' (scratch), 'imagenet', or a
-    path to a model.keras of an earlier run (transfer learning from its base).
+    ``data=None`` uses the offline synthetic set (a pipeline smoke test); a folder path or a
+    :class:`VwwData` (e.g. from :func:`split_photos`) gives real images. ``weights``: 'none' (scratch),
+    'imagenet', 'person_detect' (the TFLM example's real person detector, downloaded once or found
+    locally), a path to its .tflite, or a path to a model.keras of an earlier run. ``real_eval``: a
+    folder of labelled real photos scored beside the test split. Starting from the real detector, the
+    run also scores the detector itself ("before") on the same test split and photos.
     """
-    from ..models.mobilenet import load_base_weights, mobilenet_v1
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     steps = StepTimer("vww", quiet=not progress)
     channels = 1 if grayscale else 3
-    image = ImageInputConfig(width=size, height=size, channels=channels)
+    image = ImageInputConfig(width=size, height=size, channels=channels, normalization=normalization)
+    real_base = _is_real_base(weights)
     n_epochs = epochs if epochs is not None else (3 if fast else 20)
-    train_cfg = TrainConfig(model="mobilenet_v1", epochs=n_epochs, batch_size=batch_size, learning_rate=0.001,
+    lr = learning_rate if learning_rate is not None else (0.0005 if real_base else 0.001)
+    train_cfg = TrainConfig(model="mobilenet_v1", epochs=n_epochs, batch_size=batch_size, learning_rate=lr,
                             patience=max(3, n_epochs // 3), seed=seed)
     with steps("data"):
         if data is None:
             d = synthetic_data(synthetic_sizes or (FAST_SIZES if fast else FULL_SIZES), image, seed)
+        elif isinstance(data, VwwData):
+            d = data
+            if tuple(d.train[0].shape[1:]) != (size, size, channels):
+                raise KitError(f"the images given are {d.train[0].shape[1:]}, the model takes {(size, size, channels)}")
         else:
             d = folder_data(data, image, labels, progress)
             if fast:
                 d.train = (d.train[0][:FAST_SIZES[0]], d.train[1][:FAST_SIZES[0]])
+        photos = real_eval if isinstance(real_eval, RealPhotos) or real_eval is None else \
+            load_real_photos(real_eval, image, d.labels, progress)
     cfg = VwwRunConfig(image=image, task=VwwTaskConfig(labels=tuple(d.labels), alpha=alpha), train=train_cfg)
     with steps("train"):
         from ..train import set_seed
 
         set_seed(seed)
-        model = mobilenet_v1((size, size, channels), len(d.labels), alpha)
-        start = load_base_weights(model, weights, alpha)
-        tr = train_classifier(model, d, train_cfg, transfer=str(weights) != "none", progress=progress)
+        model, start = _start_model(weights, image, len(d.labels), alpha, progress)
+        tr = train_classifier(model, d, train_cfg, transfer=str(weights) != "none", progress=progress,
+                              normalization=normalization, frozen_batchnorm=real_base)
         x_te, y_te = d.test
-        keras_probs = model.predict(normalize(x_te, NORMALIZATION), verbose=0, batch_size=256)
+        keras_probs = model.predict(normalize(x_te, normalization), verbose=0, batch_size=256)
         keras_metrics = classification_metrics(y_te, np.argmax(keras_probs, 1), d.labels)
     with steps("convert"):
         from ..convert import representative_sample, to_float_tflite, to_int8_tflite
 
         float_bytes = to_float_tflite(model)
         # Representative set: a sample of training images plus a black and a white one, so the input
-        # range is the whole -1..1 and the converter picks scale 2/255: pixel - 128 on the board.
+        # range is the whole normalised range (for -1..1 the converter picks scale 2/255: pixel - 128).
         ends = np.stack([np.zeros_like(d.train[0][0]), np.full_like(d.train[0][0], 255)])
         rep = np.concatenate([ends, representative_sample(d.train[0], 298, seed)])
-        int8_bytes = to_int8_tflite(model, normalize(rep, NORMALIZATION), max_samples=len(rep))
+        int8_bytes = to_int8_tflite(model, normalize(rep, normalization), max_samples=len(rep))
         atomic_write_bytes(out / "model_float.tflite", float_bytes)
         atomic_write_bytes(out / "model_int8.tflite", int8_bytes)
-        model.save(out / "model.keras")
+        with atomic_path(out / "model.keras") as tmp:
+            model.save(tmp)
         save_json(cfg, out / "config.json")
     with steps("evaluate"):
-        scores = {"float": score_pixels(ModelRunner(float_bytes, backend=LITERT), x_te, y_te, d.labels,
-                                        progress=progress)}
+        scores = {"float": score_pixels(BoardInput(cfg, ModelRunner(float_bytes, backend=LITERT)), x_te, y_te,
+                                        d.labels, progress=progress)}
         backend = TFLM if tflm_available() else LITERT
-        int8_runner = ModelRunner(int8_bytes, backend=backend)
-        scores[f"int8_{backend}"] = score_pixels(int8_runner, x_te, y_te, d.labels, progress=progress)
+        board = BoardInput(cfg, ModelRunner(int8_bytes, backend=backend))
+        int8_runner = board.runner
+        scores[f"int8_{backend}"] = score_pixels(board, x_te, y_te, d.labels, progress=progress)
         arena = measure_arena(int8_bytes).arena_bytes if tflm_available() else None
-        table = int8_pixel_table(int8_runner)
+        table = board.pixel_table
+        real_scores: dict[str, Any] = {}
+        if photos is not None:
+            real_scores["after"] = _score_real(board, photos, d.labels)
+        before: dict[str, Any] = {}
+        if real_base and len(d.labels) == 2:
+            from ..models.person_detect_base import person_detect_path
+
+            ref = ModelRunner(person_detect_path(None if str(weights) in (REAL_BASE, "person-detect") else weights,
+                                                 progress=progress), backend=backend)
+            # The reference was trained on pixel / 127.5 - 1 and ships no config: describe it so.
+            ref_board = BoardInput(run_config_for(ref, d.labels), ref)
+            before["test_split"] = score_pixels(ref_board, x_te, y_te, d.labels)
+            if photos is not None:
+                real_scores["before"] = _score_real(ref_board, photos, d.labels)
     sketch_files: tuple[Path, ...] = ()
     if sketch is not None:
         with steps("export"):
@@ -282,14 +435,17 @@ def run_vww(out: str | Path, data: str | Path | None = None, alpha: float = 0.25
 
     costs = layer_costs(model)
     iq = int8_runner.input_quant
+    trained_on = d.description + (f", starting from {start}" if str(weights) != "none" else "")
     metrics = {
+        "trained_on": trained_on,
+        "synthetic": d.synthetic,
         "task": {"labels": list(d.labels), "data": d.description, "counts": d.counts,
                  "skipped_files": [{"file": f, "reason": r} for f, r in d.skipped],
                  "training_examples": int(len(d.train[1])), "test_examples": int(len(y_te))},
         "model": {"architecture": "MobileNetV1", "alpha": alpha, "input": [size, size, channels],
                   "params": int(model.count_params()), "macs": int(sum(c.macs for c in costs)),
                   "start_weights": start},
-        "input_conversion": {"normalization": NORMALIZATION, "input_scale": iq.scale if iq else None,
+        "input_conversion": {"normalization": normalization, "input_scale": iq.scale if iq else None,
                              "input_zero_point": iq.zero_point if iq else None,
                              "pixel_table_is_pixel_minus_128": bool(np.array_equal(
                                  table.astype(int), np.arange(256) - 128))},
@@ -298,6 +454,8 @@ def run_vww(out: str | Path, data: str | Path | None = None, alpha: float = 0.25
                   "history": tr["history"]},
         "keras": keras_metrics,
         **scores,
+        "real_photos": real_scores or None,
+        "start_model_on_test_split": before.get("test_split"),
         "model_bytes": {"float": len(float_bytes), "int8": len(int8_bytes)},
         "arena_bytes": arena,
         "budget": {"board": NANO33BLE.board, "flash_bytes": NANO33BLE.flash_bytes, "ram_bytes": NANO33BLE.ram_bytes,
@@ -311,44 +469,55 @@ def run_vww(out: str | Path, data: str | Path | None = None, alpha: float = 0.25
     return VwwRunResult(out, cfg, metrics, sketch_files)
 
 
-def evaluate_folder(model: str | Path, data: str | Path, labels: Sequence[str], backend: str | None = None,
-                    normalization: str = NORMALIZATION, progress: bool = False) -> dict[str, Any]:
-    """Score an image classifier on every image of a labelled folder (all splits), as the board would."""
+def _board_for(model: str | Path, labels: Sequence[str] | None, config: VwwRunConfig | str | Path | None,
+               backend: str | None) -> BoardInput:
     runner = ModelRunner(model, backend=backend)
-    if len(runner.input_shape) != 4:
-        raise KitError(f"{model}: input shape {runner.input_shape} is not an image (batch, height, width, channels)")
-    _, h, w, c = runner.input_shape
-    index = scan_image_folder(data, labels)
+    if config is not None:
+        return BoardInput(config, runner)
+    return BoardInput(run_config_for(runner, labels), runner)
+
+
+def evaluate_folder(model: str | Path, data: str | Path, labels: Sequence[str] | None = None,
+                    backend: str | None = None, progress: bool = False,
+                    config: VwwRunConfig | str | Path | None = None) -> dict[str, Any]:
+    """Score an image classifier on every image of a labelled folder (all splits), as the board would.
+
+    With ``config`` (the run's config.json) the labels and the normalisation come from it; without,
+    ``labels`` are needed and the kit's default normalisation is assumed.
+    """
+    board = _board_for(model, labels, config, backend)
+    if len(board.runner.input_shape) != 4:
+        raise KitError(f"{model}: input shape {board.runner.input_shape} is not an image (batch, height, width, channels)")
+    h, w, c = board.expected_shape
+    index = scan_image_folder(data, board.labels)
     loaded = load_image_folder(index, None, w, h, c, progress=progress)
     if len(loaded.y) == 0:
         raise DatasetError(f"{data}: none of the {len(index.paths)} images could be read")
-    metrics = score_pixels(runner, loaded.x, loaded.y, labels, normalization, progress)
-    metrics["backend"] = runner.backend
+    metrics = score_pixels(board, loaded.x, loaded.y, board.labels, progress=progress)
+    metrics["backend"] = board.runner.backend
+    metrics["normalization"] = board.config.image.normalization
     metrics["skipped_files"] = [{"file": str(p), "reason": r} for p, r in loaded.skipped]
     return metrics
 
 
 def predict_files(model: str | Path, paths: Sequence[str | Path], labels: Sequence[str] | None = None,
-                  backend: str | None = None, normalization: str = NORMALIZATION) -> list[dict[str, Any]]:
+                  backend: str | None = None, config: VwwRunConfig | str | Path | None = None) -> list[dict[str, Any]]:
     """Scores for each image file; a bad file gets an 'error' entry and the others still run."""
-    runner = ModelRunner(model, backend=backend)
-    _, h, w, c = runner.input_shape
-    names = list(labels) if labels else [str(i) for i in range(runner.num_outputs)]
-    if len(names) != runner.num_outputs:
-        raise KitError(f"the model has {runner.num_outputs} outputs but {len(names)} labels were given")
+    board = _board_for(model, labels, config, backend)
+    names = board.labels
     results = []
     for p in paths:
         try:
-            pixels = preprocess_image(open_image(p), w, h, c)
+            x = board.photo_to_input(open_image(p))
         except ImageError as e:
             results.append({"file": str(p), "error": str(e)})
             continue
-        raw = predict_pixels(runner, pixels[None], normalization)[0]
-        probs = runner.from_output(raw)
+        raw = board.run(x)
+        probs = board.probabilities(raw)
         k = int(np.argmax(raw))
         results.append({"file": str(p), "label": names[k], "index": k,
                         "scores": {n: round(float(v), 4) for n, v in zip(names, probs)},
-                        "raw": [int(v) if runner.output_dtype.kind == "i" else float(v) for v in raw]})
+                        "raw": [int(v) if board.runner.output_dtype.kind == "i" else float(v) for v in raw]})
     return results
 
 
@@ -399,7 +568,8 @@ def transfer_vs_scratch(out: str | Path, size: int = 96, alpha: float = 0.25, ch
     pre_hist = train_classifier(pre, pre_data, cfg, transfer=False, progress=progress)
     pretrain_seconds = time.perf_counter() - t0
     base_path = out / f"{pretrain_task}_base.keras"
-    pre.save(base_path)
+    with atomic_path(base_path) as tmp:
+        pre.save(tmp)
     xt, yt, labels = _task_images(target_task, sum(target_sizes), size, channels, seed + 1)
     n_tr = target_sizes[0]
     task_data = VwwData((xt[:n_tr], yt[:n_tr]), (xt[n_tr:], yt[n_tr:]), (xt[n_tr:], yt[n_tr:]), labels, target_task)
@@ -425,19 +595,114 @@ def transfer_vs_scratch(out: str | Path, size: int = 96, alpha: float = 0.25, ch
             "size": [size, size, channels], "alpha": alpha, **runs}
 
 
+def split_photos(photos: RealPhotos, fractions: tuple[float, float] = (0.6, 0.2), seed: int = 0) -> VwwData:
+    """Real photos into train / validation / test, per label (stratified), by a seeded shuffle."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[int]] = {"train": [], "validation": [], "test": []}
+    for k in range(len(photos.labels)):
+        idx = rng.permutation(np.flatnonzero(photos.y == k))
+        n_tr = int(round(len(idx) * fractions[0]))
+        n_va = int(round(len(idx) * fractions[1]))
+        parts["train"] += idx[:n_tr].tolist()
+        parts["validation"] += idx[n_tr:n_tr + n_va].tolist()
+        parts["test"] += idx[n_tr + n_va:].tolist()
+    sel = {k: np.sort(np.asarray(v, dtype=int)) for k, v in parts.items()}
+    if any(len(v) == 0 for v in sel.values()):
+        raise DatasetError(f"{photos.description}: {len(photos.y)} photos are too few for train, validation and "
+                           "test splits; add photos of each label")
+    counts = {k: _counts(photos.y[v], photos.labels) for k, v in sel.items()}
+    return VwwData(*((photos.x[sel[k]], photos.y[sel[k]]) for k in ("train", "validation", "test")),
+                   labels=photos.labels, description=photos.description, counts=counts)
+
+
+def real_transfer_vs_scratch(data: VwwData, epochs: int = 10, head_epochs: int = 3, weights: str | Path = REAL_BASE,
+                             learning_rate: float = 0.001, seed: int = 7, progress: bool = False) -> dict[str, Any]:
+    """The real transfer-learning measurement: the real person detector's base against scratch, same budget.
+
+    Both train on ``data.train`` and pick epochs on ``data.validation``; both are scored once on
+    ``data.test`` (float Keras). The untouched reference detector is scored on the same test images.
+    """
+    from ..models.mobilenet import mobilenet_v1
+    from ..models.person_detect_base import load_person_detect_weights, person_detect_path
+    from ..train import set_seed
+
+    cfg = TrainConfig(model="mobilenet_v1", epochs=epochs, batch_size=16, learning_rate=learning_rate,
+                      patience=epochs, seed=seed)
+    x_te, y_te = data.test
+    ref = ModelRunner(person_detect_path(None if str(weights) == REAL_BASE else weights, progress=progress))
+    out: dict[str, Any] = {
+        "data": {"description": data.description, "counts": data.counts},
+        "reference_int8_on_test": score_pixels(ref, x_te, y_te, data.labels),
+    }
+    for name in ("real_base", "scratch"):
+        set_seed(seed)
+        model = mobilenet_v1((96, 96, 1), len(data.labels), 0.25)
+        if name == "real_base":
+            load_person_detect_weights(model, None if str(weights) == REAL_BASE else weights, progress=progress)
+        r = train_classifier(model, data, cfg, transfer=name == "real_base", head_epochs=head_epochs,
+                             progress=progress, frozen_batchnorm=name == "real_base")
+        probs = model.predict(normalize(x_te, DEFAULT_NORMALIZATION), verbose=0)
+        out[name] = {"test": classification_metrics(y_te, np.argmax(probs, 1), data.labels),
+                     "val_accuracy": [round(v, 4) for v in r["history"].get("val_accuracy", [])],
+                     "phases": r["phases"], "seconds": round(r["seconds"], 2)}
+    return out
+
+
+def resolution_sweep(photos: str | Path, sizes: Sequence[int] = (64, 96, 128), weights: str | Path = REAL_BASE,
+                     target: str = "nano33ble", progress: bool = False) -> list[dict[str, Any]]:
+    """The real detector's weights at several input sizes, each converted to int8 and scored on the same photos.
+
+    Per size: accuracy on the real photos (int8, fed as the board feeds it), MACs, parameters, model
+    bytes, the arena measured on TFLM and the latency estimate for ``target``. The weights were trained
+    at 96 x 96, which favours that size; the other sizes show what resolution alone changes.
+    """
+    from ..convert import to_int8_tflite
+    from ..inspect import inspect_model
+    from ..models.person_detect_base import person_detect_model, person_detect_path
+
+    path = person_detect_path(None if str(weights) == REAL_BASE else weights, progress=progress)
+    rows = []
+    for size in sizes:
+        image = ImageInputConfig(width=size, height=size, channels=1)
+        ph = load_real_photos(photos, image, PERSON_LABELS, progress)
+        model = person_detect_model(path, size=size, progress=progress)
+        ends = np.stack([np.zeros_like(ph.x[0]), np.full_like(ph.x[0], 255)])
+        int8 = to_int8_tflite(model, normalize(np.concatenate([ends, ph.x])), max_samples=len(ph.x) + 2)
+        m = _score_real(BoardInput(VwwRunConfig(image=image), ModelRunner(int8)), ph, PERSON_LABELS)
+        rep = inspect_model(int8, target=target)
+        rows.append({"size": size, "accuracy": round(m["accuracy"], 4),
+                     "balanced_accuracy": round(m["balanced_accuracy"], 4), "n": m["n"], "macs": rep.macs,
+                     "params": rep.params, "int8_bytes": len(int8), "arena_bytes": rep.arena_bytes,
+                     "latency_ms": round(rep.target.latency_ms, 1) if rep.target else None})
+    return rows
+
+
 def format_summary(r: VwwRunResult) -> str:
     """A short, human summary of a run for the terminal."""
     m = r.metrics
-    lines = [f"Person detector: MobileNetV1 alpha {m['model']['alpha']} at {'x'.join(map(str, m['model']['input']))} "
-             f"({m['task']['data']})",
+    lines = [f"Person detector: MobileNetV1 alpha {m['model']['alpha']} at {'x'.join(map(str, m['model']['input']))}",
+             f"  trained on: {m.get('trained_on', m['task']['data'])}",
              f"  start: {m['model']['start_weights']}   params: {m['model']['params']:,}   MACs: {m['model']['macs']:,}",
              f"  train/test images: {m['task']['training_examples']}/{m['task']['test_examples']}   "
              f"epochs: {m['train']['epochs_run']} ({m['train']['seconds_per_epoch']} s each)",
-             "  accuracy (balanced) on the test split:"]
+             "  accuracy (balanced) on the test split" + (" (synthetic: a pipeline smoke test, not a score on "
+                                                          "real people):" if m.get("synthetic") else ":")]
     for key, name in (("keras", "Keras float"), ("float", "TFLite float"), ("int8_litert", "int8 on LiteRT"),
                       ("int8_tflm", "int8 on TFLM (the board)")):
         if key in m:
             lines.append(f"    {name:<26} {m[key]['accuracy']:.3f}  ({m[key]['balanced_accuracy']:.3f})")
+    if m.get("start_model_on_test_split"):
+        s = m["start_model_on_test_split"]
+        lines.append(f"    {'reference detector (before)':<26} {s['accuracy']:.3f}  ({s['balanced_accuracy']:.3f})")
+    real = m.get("real_photos")
+    if real:
+        a = real["after"]
+        lines.append(f"  real photos ({a['n']}, {a['data']}): int8 {a['accuracy']:.3f} ({a['balanced_accuracy']:.3f})"
+                     + (f";  reference detector {real['before']['accuracy']:.3f} "
+                        f"({real['before']['balanced_accuracy']:.3f})" if "before" in real else ""))
+    elif m.get("synthetic"):
+        lines.append("  no real photos scored: this model has only seen drawn figures; pass --real-eval DIR "
+                     "(person/, non_person/) to measure it on real people")
     b = m["budget"]
     lines.append(f"  model: {m['model_bytes']['int8']:,} bytes int8 = {b['model_share_of_flash']:.1%} of 1 MB flash;  "
                  f"arena: {m['arena_bytes']:,} bytes = {b['arena_share_of_ram']:.1%} of 256 KB RAM"

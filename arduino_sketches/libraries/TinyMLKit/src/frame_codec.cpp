@@ -86,6 +86,7 @@ bool kit_payload_limits(uint8_t type, uint32_t* min_length, uint32_t* max_length
     case KIT_FRAME_COMMAND: lo = KIT_COMMAND_MIN_PAYLOAD; hi = KIT_COMMAND_MAX_PAYLOAD; break;
     case KIT_FRAME_ERROR: lo = KIT_ERROR_MIN_PAYLOAD; hi = KIT_ERROR_MAX_PAYLOAD; break;
     case KIT_FRAME_STATUS: lo = KIT_STATUS_MIN_PAYLOAD; hi = KIT_STATUS_MAX_PAYLOAD; break;
+    case KIT_FRAME_TIMING: lo = KIT_TIMING_MIN_PAYLOAD; hi = KIT_TIMING_MAX_PAYLOAD; break;
     default: return false;
   }
   if (min_length) *min_length = lo;
@@ -326,4 +327,19 @@ size_t kit_decoder_feed(KitFrameDecoder* d, const uint8_t* data, size_t length, 
     delivered += decoder_scan(d, on_frame, context);
   }
   return delivered;
+}
+
+bool kit_send_timing(KitFrameWriter* w, uint8_t source, uint8_t step, const KitTimingSummary* summary,
+                     uint32_t clock_hz, const char* note) {
+  if (summary->min_us > summary->median_us || summary->median_us > summary->max_us) return false;
+  uint8_t fixed[KIT_TIMING_FIXED_SIZE] = {0};
+  fixed[KIT_TIMING_OFF_SOURCE] = source;
+  fixed[KIT_TIMING_OFF_STEP] = step;
+  kit_put_u32(fixed + KIT_TIMING_OFF_RUNS, summary->runs);
+  kit_put_u32(fixed + KIT_TIMING_OFF_MIN_US, summary->min_us);
+  kit_put_u32(fixed + KIT_TIMING_OFF_MEDIAN_US, summary->median_us);
+  kit_put_u32(fixed + KIT_TIMING_OFF_MAX_US, summary->max_us);
+  kit_put_u32(fixed + KIT_TIMING_OFF_MEAN_US, summary->mean_us);
+  kit_put_u32(fixed + KIT_TIMING_OFF_CLOCK_HZ, clock_hz);
+  return send_fixed_and_text(w, KIT_FRAME_TIMING, fixed, sizeof fixed, note, KIT_MAX_TEXT);
 }

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "kit_protocol.h"
+#include "kit_timing.h"
 
 // CRC-32/IEEE as zlib computes it: start with 0, pass the previous result to continue.
 uint32_t kit_crc32_update(uint32_t crc, const void* data, size_t length);
@@ -80,6 +81,10 @@ bool kit_send_log(KitFrameWriter* writer, uint8_t level, const char* text);
 bool kit_send_error(KitFrameWriter* writer, uint8_t code, const char* text);
 bool kit_send_status(KitFrameWriter* writer, uint8_t op, uint8_t state, uint32_t count);
 bool kit_send_command(KitFrameWriter* writer, uint8_t op, uint32_t arg);
+// A TIMING frame (answer to BENCH): source KIT_TIMING_MEASURED or KIT_TIMING_ESTIMATE, step KIT_STEP_*;
+// false if the summary is out of order (min <= median <= max).
+bool kit_send_timing(KitFrameWriter* writer, uint8_t source, uint8_t step, const KitTimingSummary* summary,
+                     uint32_t clock_hz, const char* note);
 
 struct KitCommand {
   uint8_t op;    // KIT_CMD_*

@@ -26,6 +26,7 @@
 #define KIT_FRAME_COMMAND 0x06u                      // host -> board: a request from the computer
 #define KIT_FRAME_ERROR 0x07u                        // board -> host: the board could not do what was asked
 #define KIT_FRAME_STATUS 0x08u                       // board -> host: a command started, finished or stopped (so the host knows a batch ended without waiting)
+#define KIT_FRAME_TIMING 0x09u                       // board -> host: how long a step takes on the board: answer to the BENCH command
 
 #define KIT_MAX_PAYLOAD 153608u                      // largest payload of any type
 
@@ -106,6 +107,21 @@
 #define KIT_STATUS_MIN_PAYLOAD 8u
 #define KIT_STATUS_MAX_PAYLOAD 8u
 
+// TIMING payload: how long a step takes on the board: answer to the BENCH command.
+#define KIT_TIMING_OFF_SOURCE 0u                     // uint8_t: TIMING_SOURCES code: MEASURED on the board (micros()) or an ESTIMATE
+#define KIT_TIMING_OFF_STEP 1u                       // uint8_t: TIMING_STEPS code: what was timed
+#define KIT_TIMING_OFF_RESERVED 2u                   // uint16_t: 0
+#define KIT_TIMING_OFF_RUNS 4u                       // uint32_t: times the step was timed (0 for an estimate)
+#define KIT_TIMING_OFF_MIN_US 8u                     // uint32_t: fastest run in microseconds (an estimate: low end of its range)
+#define KIT_TIMING_OFF_MEDIAN_US 12u                 // uint32_t: median run (lower median of the runs held; an estimate: its central value)
+#define KIT_TIMING_OFF_MAX_US 16u                    // uint32_t: slowest run (an estimate: high end of its range)
+#define KIT_TIMING_OFF_MEAN_US 20u                   // uint32_t: mean of all runs (an estimate: its central value)
+#define KIT_TIMING_OFF_CLOCK_HZ 24u                  // uint32_t: CPU clock the figures were taken at
+#define KIT_TIMING_FIXED_SIZE 28u                    // then note: UTF-8, what was timed or how the estimate was made
+#define KIT_TIMING_MIN_PAYLOAD 28u
+#define KIT_TIMING_MAX_PAYLOAD 283u
+#define KIT_TIMING_MAX_TAIL 255u
+
 #define KIT_MAX_CLIP_SAMPLES 32000u
 #define KIT_MAX_IMAGE_BYTES 153600u
 #define KIT_MAX_TEXT 255u
@@ -119,11 +135,13 @@
 #define KIT_CMD_CAPTURE_IMAGE 3u
 #define KIT_CMD_START_INFERENCE 4u
 #define KIT_CMD_STOP 5u
+#define KIT_CMD_BENCH 6u
 
 // HELLO capability bits.
 #define KIT_CAP_AUDIO 1u
 #define KIT_CAP_IMAGE 2u
 #define KIT_CAP_INFERENCE 4u
+#define KIT_CAP_BENCH 8u
 
 // Pixel formats of IMAGE frames.
 #define KIT_PIXEL_NONE 0u
@@ -150,5 +168,14 @@
 #define KIT_STATE_STARTED 1u
 #define KIT_STATE_DONE 2u
 #define KIT_STATE_STOPPED 3u
+
+// TIMING sources.
+#define KIT_TIMING_MEASURED 1u
+#define KIT_TIMING_ESTIMATE 2u
+
+// TIMING steps.
+#define KIT_STEP_INFERENCE 1u
+#define KIT_STEP_FEATURES 2u
+#define KIT_STEP_PIXELS 3u
 
 #endif  // TINYMLKIT_KIT_PROTOCOL_H_

@@ -1,11 +1,12 @@
-// camera.h: one frame from the configured camera (camera_config.h) into a GRAY8, RGB565 or RGB888 buffer.
-// The same file is in person_detection, capture_image and test_camera (a test keeps the copies equal).
+// kit_camera.h: one frame from the configured camera (kit_camera_config.h) into a GRAY8, RGB565 or RGB888
+// buffer. Board code (Arduino headers): shared by person_detection, capture_image and test_camera through
+// this library (TinyMLKitBoard), so there is one copy.
 #ifndef KIT_CAMERA_H_
 #define KIT_CAMERA_H_
 
 #include <Arduino.h>
 
-#include "camera_config.h"
+#include "kit_camera_config.h"
 #include "image_convert.h"
 
 #if KIT_CAMERA == KIT_CAMERA_OV7675
@@ -24,7 +25,7 @@ constexpr int kFrameHeight = KIT_ARDUCAM_HEIGHT;
 constexpr int kFrameFormat = KIT_ARDUCAM_COLOR ? KIT_IMG_RGB888 : KIT_IMG_GRAY8;
 constexpr uint32_t kMaxJpegBytes = 16 * 1024;
 #else
-#error "camera_config.h: set KIT_CAMERA to KIT_CAMERA_OV7675 or KIT_CAMERA_ARDUCAM"
+#error "kit_camera_config.h: set KIT_CAMERA to KIT_CAMERA_OV7675 or KIT_CAMERA_ARDUCAM"
 #endif
 
 constexpr int kFrameBytes = kFrameWidth * kFrameHeight * (kFrameFormat == KIT_IMG_GRAY8 ? 1 : kFrameFormat == KIT_IMG_RGB888 ? 3 : 2);

@@ -1,4 +1,5 @@
-// camera_config.h: which camera the sketch drives. Change the one #define below, then rebuild with the
+// kit_camera_config.h: which camera the kit's camera sketches drive (person_detection, capture_image,
+// test_camera: all three read this one file). Change the one #define below, then rebuild with the
 // matching profile: `--profile nano33ble` (OV7675) or `--profile nano33ble_arducam` (Arducam).
 #ifndef KIT_CAMERA_CONFIG_H_
 #define KIT_CAMERA_CONFIG_H_

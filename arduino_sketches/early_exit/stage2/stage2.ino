@@ -1,0 +1,49 @@
+// stage2.ino: the early-exit sketch's second model on its own, to time it on the board.
+//
+// Runs the model once a second on an all-zero-point input and prints the time Invoke took. The
+// two-stage sketch one folder up compiles this folder's generated files (model_data.cc,
+// model_settings.h, model_ops.h) through its stage2_runner.cpp; keeping them here, with their own
+// export manifest, lets `tinymlkit check-sketch arduino_sketches/early_exit/stage2` check them.
+#include <Chirale_TensorFlowLite.h>
+
+#include "tensorflow/lite/micro/micro_interpreter.h"
+#include "tensorflow/lite/schema/schema_generated.h"
+
+#include "model_data.h"
+#include "model_ops.h"
+#include "model_settings.h"
+
+namespace {
+alignas(16) uint8_t tensor_arena[kTensorArenaSize];
+ModelOpResolver g_resolver;
+tflite::MicroInterpreter* g_interpreter = nullptr;
+}  // namespace
+
+void setup() {
+  Serial.begin(115200);
+  const uint32_t t0 = millis();
+  while (!Serial && millis() - t0 < 3000) {
+  }
+  const tflite::Model* model = tflite::GetModel(g_model);
+  if (model->version() != TFLITE_SCHEMA_VERSION || RegisterModelOps(g_resolver) != kTfLiteOk) {
+    Serial.println("ERROR model or op resolver: re-export");
+    while (true) delay(1000);
+  }
+  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
+  g_interpreter = &interpreter;
+  if (g_interpreter->AllocateTensors() != kTfLiteOk) {
+    Serial.println("ERROR AllocateTensors: the arena is too small; re-export");
+    while (true) delay(1000);
+  }
+  memset(g_interpreter->input(0)->data.int8, kInputZeroPoint, kInputElementCount);
+}
+
+void loop() {
+  const uint32_t t = micros();
+  const bool ok = g_interpreter->Invoke() == kTfLiteOk;
+  const uint32_t us = micros() - t;
+  Serial.print(ok ? "stage 2 inference " : "ERROR Invoke failed after ");
+  Serial.print(us);
+  Serial.println(" us");
+  delay(1000);
+}

@@ -1,0 +1,355 @@
+"""Advanced track I, measured on TFLM: pruning to a budget (channels vs depth vs width), early exit, low-bit weights.
+
+Keyword spotting on the real clips of ../shared/data/speech_commands_v0.02_test_dev (speaker-disjoint
+split; yes/no + silence + unknown), with the kit's DS-CNN (64 filters, 49x40 micro features) as the
+starting model; the person detector's MobileNetV1 0.25 (real weights of person_detect.tflite) for the
+VWW cost curves. Every accuracy is the int8 model on the TFLM interpreter on the test speakers; every
+cost is measured on the int8 file (flash, TFLM arena, MACs) with the kit's latency and energy estimate.
+
+    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8]
+    python benchmarks/bench_compress.py early-exit  [--export-sketch]
+    python benchmarks/bench_compress.py lowbit
+    python benchmarks/bench_compress.py prune-vww
+    python benchmarks/bench_compress.py qat-tfmot   # needs tf_keras + tensorflow-model-optimization
+
+The trained starting model is cached in benchmarks/results/cache/ so the sections share it.
+Keep one running at a time: the machine is shared.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "2")
+os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import RESULTS, SHARED_DATA, write  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+KWS_DATA = SHARED_DATA / "speech_commands_v0.02_test_dev"
+CACHE = RESULTS / "cache"
+TASK = {"unknown_percentage": 100.0, "silence_percentage": 50.0}
+
+
+def _work(args: argparse.Namespace) -> Any:
+    from tinymlkit.compress.workbench import kws_work
+
+    if not KWS_DATA.is_dir():
+        sys.exit(f"skipped: {KWS_DATA} is absent (it ships only with the project's ../shared folder)")
+    return kws_work(KWS_DATA, ("yes", "no"), seed=args.seed, copies=args.copies, task_overrides=TASK)
+
+
+def _row(name: str, tflite: bytes, work: Any, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    from tinymlkit.compress.budget import measure_cost
+    from tinymlkit.compress.workbench import int8_accuracy
+
+    cost = measure_cost(tflite)
+    m = int8_accuracy(tflite, work.x_test, work.y_test, work.labels)
+    row = {"name": name, **cost.to_json(), "accuracy": round(m["accuracy"], 4),
+           "balanced_accuracy": round(m["balanced_accuracy"], 4), **(extra or {})}
+    print(f"  {name:<34} acc {row['accuracy']:.3f} bal {row['balanced_accuracy']:.3f}  MACs {cost.macs / 1e6:6.2f} M  "
+          f"arena {cost.arena_bytes or 0:>7,} B  model {cost.model_bytes:>7,} B  {cost.latency_ms:6.1f} ms  "
+          f"{cost.energy_uj:7.1f} uJ", flush=True)
+    return row
+
+
+def _base(args: argparse.Namespace, work: Any) -> tuple[Any, bytes]:
+    """The starting DS-CNN, trained once and cached."""
+    import keras
+
+    from tinymlkit.compress.workbench import train_kws_model
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.models import ds_cnn
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"kws_ds_cnn64_seed{args.seed}_e{args.epochs}.keras"
+    if path.is_file():
+        model = keras.models.load_model(path, compile=False)
+    else:
+        model = ds_cnn(work.config.audio.feature_shape, len(work.labels), filters=64)
+        t = time.perf_counter()
+        train_kws_model(model, work, epochs=args.epochs, patience=args.patience, seed=args.seed)
+        print(f"  base DS-CNN trained in {time.perf_counter() - t:.0f} s", flush=True)
+        model.save(path)
+    return model, to_int8_tflite(model, work.x_train)
+
+
+def _finetune(model: Any, work: Any, args: argparse.Namespace) -> bytes:
+    from tinymlkit.compress.workbench import train_kws_model
+    from tinymlkit.convert import to_int8_tflite
+
+    train_kws_model(model, work, epochs=args.finetune, learning_rate=0.001, patience=args.finetune, seed=args.seed)
+    return to_int8_tflite(model, work.x_train)
+
+
+def prune_kws(args: argparse.Namespace) -> None:
+    from tinymlkit.compress.budget import Budget
+    from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
+    from tinymlkit.compress.workbench import train_kws_model
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.models import ds_cnn
+
+    work = _work(args)
+    base, base_tfl = _base(args, work)
+    print("KWS pruning (int8 on TFLM, test speakers):")
+    base_row = _row("DS-CNN 64 (start)", base_tfl, work)
+    rows: list[dict[str, Any]] = []
+    budgets = [("macs", f) for f in args.mac_fractions] + [("arena", f) for f in args.arena_fractions]
+    for what, f in budgets:
+        budget = Budget(macs=int(base_row["macs"] * f)) if what == "macs" else \
+            Budget(arena_bytes=int(base_row["arena_bytes"] * f))
+        tag = f"{what} x{f:g}"
+        t = time.perf_counter()
+        r = prune_to_budget(base, budget, work.x_train, iterations=6)
+        rows.append(_row(f"channels  {tag} (keep {r.keep_ratio:.2f})", _finetune(r.model, work, args), work,
+                         {"method": "channels", "budget": what, "fraction": f, "keep_ratio": round(r.keep_ratio, 4),
+                          "search_steps": len(r.steps), "seconds": round(time.perf_counter() - t, 1)}))
+        if what == "macs":
+            blocks = None
+            for k in (3, 2, 1):
+                m, _ = drop_blocks(base, k)
+                _, cost = int8_cost(m, work.x_train)
+                if budget.fits(cost):
+                    blocks = (k, m)
+                    break
+            if blocks is not None:
+                rows.append(_row(f"depth     {tag} ({blocks[0]} blocks)", _finetune(blocks[1], work, args), work,
+                                 {"method": "depth", "budget": what, "fraction": f, "blocks": blocks[0]}))
+            else:
+                rows.append({"name": f"depth {tag}", "method": "depth", "budget": what, "fraction": f,
+                             "fits": False, "note": "even one block exceeds the budget (the first conv dominates)"})
+        filters, m, _, _ = largest_fitting(
+            lambda n: ds_cnn(work.config.audio.feature_shape, len(work.labels), filters=n),
+            list(range(60, 7, -4)), budget, work.x_train)
+        train_kws_model(m, work, epochs=args.epochs, patience=args.patience, seed=args.seed)
+        rows.append(_row(f"width     {tag} ({filters} filters)", to_int8_tflite(m, work.x_train), work,
+                         {"method": "width", "budget": what, "fraction": f, "filters": filters,
+                          "note": "trained from scratch with the base's epochs"}))
+    best = [r for r in rows if r.get("method") == "channels"
+            and base_row["accuracy"] - r["accuracy"] <= 0.01
+            and (r["macs"] * 2 <= base_row["macs"] or (r["arena_bytes"] or 1e12) * 2 <= base_row["arena_bytes"])]
+    write("compress_prune_kws", {
+        "data": str(KWS_DATA), "task": {"words": ["yes", "no"], **TASK}, "labels": list(work.labels),
+        "test_clips": int(len(work.y_test)), "train_examples": int(len(work.y_train)),
+        "settings": {"epochs": args.epochs, "finetune_epochs": args.finetune, "copies": args.copies, "seed": args.seed},
+        "base": base_row, "rows": rows,
+        "target_met": bool(best), "target": ">= 2x fewer MACs or 2x smaller arena for <= 1 point of accuracy",
+        "target_rows": [r["name"] for r in best],
+    })
+
+
+def early_exit(args: argparse.Namespace) -> None:
+    from tinymlkit.compress.early_exit import cascade_scores, choose_threshold, evaluate_threshold, exit_curve, export_early_exit
+    from tinymlkit.compress.workbench import train_kws_model
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.files import atomic_write_bytes
+    from tinymlkit.inspect import inspect_model
+    from tinymlkit.models import tiny_conv
+
+    work = _work(args)
+    _, big = _base(args, work)
+    small_model = tiny_conv(work.config.audio.feature_shape, len(work.labels))
+    train_kws_model(small_model, work, epochs=args.epochs, patience=args.patience, seed=args.seed)
+    small = to_int8_tflite(small_model, work.x_train)
+    m1, m2 = inspect_model(small, measure=False).macs, inspect_model(big, measure=False).macs
+    print("Early exit (tiny_conv -> DS-CNN 64), int8 on TFLM:")
+    s1_row, s2_row = _row("stage 1 tiny_conv alone", small, work), _row("stage 2 DS-CNN alone", big, work)
+    val = cascade_scores(small, big, work.x_val)
+    curve_val = exit_curve(val, work.y_val, work.labels, m1, m2)
+    ref_val = curve_val[-1].accuracy
+    chosen = choose_threshold(curve_val, ref_val, max_drop=args.max_drop)
+    test = cascade_scores(small, big, work.x_test)
+    curve_test = exit_curve(test, work.y_test, work.labels, m1, m2)
+    at = evaluate_threshold(test, work.y_test, work.labels, chosen.threshold_int8, m1, m2)
+    print(f"  threshold int8 {chosen.threshold_int8} (p {chosen.threshold:.3f}) chosen on validation: exit "
+          f"{chosen.exit_fraction:.2f}, acc {chosen.accuracy:.3f} vs {ref_val:.3f}")
+    print(f"  on test: exit {at.exit_fraction:.2f}, acc {at.accuracy:.3f} (stage 2 alone {s2_row['accuracy']:.3f}), "
+          f"avg MACs {at.avg_macs / 1e6:.2f} M ({at.mac_saving:.1%} fewer), {at.latency_ms:.1f} ms, {at.energy_uj:.0f} uJ")
+    result = {
+        "data": str(KWS_DATA), "labels": list(work.labels), "test_clips": int(len(work.y_test)),
+        "backend": test.backend, "stage1": s1_row, "stage2": s2_row, "macs": [m1, m2],
+        "max_drop": args.max_drop, "chosen_on_validation": chosen.to_json(), "test_at_threshold": at.to_json(),
+        "accuracy_drop_test": round(s2_row["accuracy"] - at.accuracy, 4),
+        "target_met": bool(at.mac_saving >= 0.25 and s2_row["accuracy"] - at.accuracy <= 0.01),
+        "target": ">= 25 % fewer average MACs for <= 1 point of accuracy on TFLM",
+        "curve_test": [p.to_json() for p in curve_test[::8]] + [curve_test[-1].to_json()],
+    }
+    if args.export_sketch:
+        sketch = Path(__file__).resolve().parents[1] / "arduino_sketches" / "early_exit"
+        model_dir = sketch / "model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(model_dir / "stage1_int8.tflite", small)
+        atomic_write_bytes(model_dir / "stage2_int8.tflite", big)
+        work.save_config(model_dir / "config.json")
+        export_early_exit(model_dir / "stage1_int8.tflite", model_dir / "stage2_int8.tflite", model_dir / "config.json",
+                          sketch, chosen, m1, m2)
+        result["sketch"] = str(sketch)
+    write("compress_early_exit_kws", result)
+
+
+def lowbit(args: argparse.Namespace) -> None:
+    import keras
+
+    from tinymlkit.compress.lowbit import TFLM_SUPPORT, apply_low_bit, pack_report, train_low_bit
+    from tinymlkit.compress.workbench import class_weights
+    from tinymlkit.convert import to_dynamic_range_tflite, to_float_tflite, to_int8_tflite
+
+    work = _work(args)
+    base, base_tfl = _base(args, work)
+    cw = class_weights(work.y_train, len(work.labels))
+    print("Low-bit weights (DS-CNN 64), int8 file on TFLM; packed = what the board would store:")
+    rows = []
+    f32 = to_float_tflite(base)
+    rows.append({"name": "float32 (no quantization)", "model_bytes": len(f32),
+                 "dynamic_range_bytes": len(to_dynamic_range_tflite(base)), "runs_on_nano_int8_kernels": False,
+                 "keras_accuracy": round(float(np.mean(np.argmax(base.predict(work.x_test, verbose=0), 1) == work.y_test)), 4)})
+    rows.append(_row("int8 PTQ", base_tfl, work, {"packed_model_bytes": pack_report(base_tfl, 8).packed_model_bytes}))
+
+    def clone() -> Any:
+        m = keras.models.clone_model(base)
+        m.set_weights(base.get_weights())
+        return m
+
+    for bits in (8, 4, 2, 1):
+        m = clone()
+        t = time.perf_counter()
+        train_low_bit(m, work.x_train, work.y_train, work.x_val, work.y_val, bits=bits, epochs=args.finetune,
+                      learning_rate=5e-4, seed=args.seed, class_weight=cw)
+        data = to_int8_tflite(m, work.x_train)
+        rep = pack_report(data, bits)
+        rows.append(_row(f"{bits}-bit weights, QAT (STE)", data, work, {
+            "bits": bits, "packed_model_bytes": rep.packed_model_bytes, "packed_weight_bytes": rep.packed_weight_bytes,
+            "weight_bytes_int8": rep.weight_bytes, "low_bit_tensors": sum(t.bits == bits for t in rep.tensors),
+            "seconds": round(time.perf_counter() - t, 1)}))
+        print(f"    packed: {rep.packed_model_bytes:,} B (weights {rep.weight_bytes:,} -> {rep.packed_weight_bytes:,})")
+        if bits in (4, 1):
+            p = clone()
+            apply_low_bit(p, bits)
+            d = to_int8_tflite(p, work.x_train)
+            rows.append(_row(f"{bits}-bit weights, post-training only", d, work,
+                             {"bits": bits, "packed_model_bytes": pack_report(d, bits).packed_model_bytes}))
+    write("compress_lowbit_kws", {"data": str(KWS_DATA), "labels": list(work.labels), "rows": rows,
+                                  "tflm_on_the_nano": TFLM_SUPPORT,
+                                  "qat_note": ("weight-only quantization-aware training with a straight-through estimator "
+                                               "in Keras 3; activations are quantized by the converter afterwards")})
+
+
+def prune_vww(args: argparse.Namespace) -> None:
+    from tinymlkit.compress.budget import Budget
+    from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
+    from tinymlkit.models import mobilenet_v1
+    from tinymlkit.models.person_detect_base import person_detect_model
+
+    ref = SHARED_DATA / "tflite_micro_reference" / "person_detection" / "person_detect.tflite"
+    if not ref.is_file():
+        sys.exit(f"skipped: {ref} is absent")
+    base = person_detect_model(ref)
+    rep = np.random.default_rng(0).uniform(-1, 1, (32, 96, 96, 1)).astype(np.float32)
+    _, full = int8_cost(base, rep)
+    print(f"VWW MobileNetV1 0.25 (person_detect weights): MACs {full.macs / 1e6:.2f} M, arena {full.arena_bytes:,} B, "
+          f"model {full.model_bytes:,} B")
+    rows = []
+    for f in args.mac_fractions:
+        budget = Budget(macs=int(full.macs * f))
+        r = prune_to_budget(base, budget, rep, iterations=5)
+        rows.append({"method": "channels", "fraction": f, "keep_ratio": round(r.keep_ratio, 4), **r.cost.to_json()})
+        try:
+            k, _, cost, _ = largest_fitting(lambda n: drop_blocks(base, n)[0], list(range(12, 0, -1)), budget, rep)
+            rows.append({"method": "depth", "fraction": f, "blocks": k, **cost.to_json()})
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
+            rows.append({"method": "depth", "fraction": f, "fits": False, "note": str(e)})
+        a, _, cost, _ = largest_fitting(lambda al: mobilenet_v1((96, 96, 1), 2, alpha=al),
+                                        [0.24, 0.22, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1], budget, rep)
+        rows.append({"method": "width", "fraction": f, "alpha": a, **cost.to_json()})
+        for r_ in rows[-3:]:
+            print(f"  x{f:g} {r_['method']:<9} {r_}")
+    write("compress_prune_vww", {"model": str(ref), "full": full.to_json(), "rows": rows,
+                                 "note": ("costs only: ../shared has 53 real photos, too few to score a pruned "
+                                          "detector; accuracy at these budgets needs the VWW data set")})
+
+
+def qat_tfmot(args: argparse.Namespace) -> None:
+    """Full QAT (weights and activations) with the TensorFlow Model Optimization toolkit, if it can run here.
+
+    tfmot wraps Keras 2 models only, so the DS-CNN is built again with ``tf_keras`` (the same layers as
+    ``tinymlkit.models.ds_cnn``). Needs ``pip install tf_keras tensorflow-model-optimization``; the folder in
+    ``TINYMLKIT_TFMOT_PATH`` is put on the path first (to try it without touching a shared environment).
+    """
+    extra = os.environ.get("TINYMLKIT_TFMOT_PATH")
+    if extra:
+        sys.path.insert(0, extra)
+    os.environ["TF_USE_LEGACY_KERAS"] = "0"
+    try:
+        import tensorflow as tf
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    except Exception as e:  # noqa: BLE001 - the finding is that it does not import
+        write("compress_qat_tfmot", {"works": False, "error": f"{type(e).__name__}: {e}"})
+        return
+    from tinymlkit.compress.workbench import class_weights
+
+    work = _work(args)
+    L = tf_keras.layers
+    inp = tf_keras.Input(shape=work.config.audio.feature_shape)
+    x = L.Reshape((*work.config.audio.feature_shape, 1))(inp)
+    x = L.Conv2D(64, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = L.ReLU()(L.BatchNormalization(momentum=0.9)(x))
+    for _ in range(4):
+        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.DepthwiseConv2D((3, 3), padding="same", use_bias=False)(x)))
+        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.Conv2D(64, (1, 1), use_bias=False)(x)))
+    x = L.GlobalAveragePooling2D()(x)
+    model = tf_keras.Model(inp, L.Dense(len(work.labels), activation="softmax")(x))
+    cw = class_weights(work.y_train, len(work.labels))
+    model.compile(optimizer=tf_keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(work.x_train, work.y_train, epochs=args.epochs, batch_size=64, class_weight=cw, verbose=0,
+              validation_data=(work.x_val, work.y_val))
+
+    def convert(m: Any) -> bytes:
+        rep = work.x_train[np.random.default_rng(0).choice(len(work.x_train), min(300, len(work.x_train)), replace=False)]
+        conv = tf.lite.TFLiteConverter.from_keras_model(m)
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = tf.int8
+        conv.inference_output_type = tf.int8
+        return bytes(conv.convert())
+
+    rows = [_row("tf_keras DS-CNN, int8 PTQ", convert(model), work)]
+    try:
+        q = tfmot.quantization.keras.quantize_model(model)
+        q.compile(optimizer=tf_keras.optimizers.Adam(0.0005), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        q.fit(work.x_train, work.y_train, epochs=args.finetune, batch_size=64, class_weight=cw, verbose=0)
+        rows.append(_row("tf_keras DS-CNN, tfmot QAT", convert(q), work))
+        works, err = True, None
+    except Exception as e:  # noqa: BLE001 - recorded as the finding
+        works, err = False, f"{type(e).__name__}: {e}"
+    write("compress_qat_tfmot", {"works": works, "error": err, "rows": rows, "tf_keras": tf_keras.__version__,
+                                 "tfmot": tfmot.__version__})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("section", choices=["prune-kws", "early-exit", "lowbit", "prune-vww", "qat-tfmot"])
+    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--finetune", type=int, default=8)
+    ap.add_argument("--patience", type=int, default=8)
+    ap.add_argument("--copies", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--mac-fractions", type=float, nargs="*", default=[0.75, 0.5, 0.3])
+    ap.add_argument("--arena-fractions", type=float, nargs="*", default=[0.5])
+    ap.add_argument("--max-drop", type=float, default=0.01)
+    ap.add_argument("--export-sketch", action="store_true", help="write the two-stage model into arduino_sketches/early_exit")
+    args = ap.parse_args()
+    {"prune-kws": prune_kws, "early-exit": early_exit, "lowbit": lowbit, "prune-vww": prune_vww,
+     "qat-tfmot": qat_tfmot}[args.section](args)
+
+
+if __name__ == "__main__":
+    main()

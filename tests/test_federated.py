@@ -1,0 +1,94 @@
+"""Federated keyword spotting: partitions by speaker, dropout draws, and one real Flower simulation (Ray)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tinymlkit.errors import KitError
+from tinymlkit.federated.flower import FederatedConfig, client_drops, flower_available
+from tinymlkit.federated.partition import label_histogram, partition_clients
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _toy(n_speakers: int = 6, per: int = 10):
+    rng = np.random.default_rng(0)
+    speakers = [f"s{i}" for i in range(n_speakers) for _ in range(per)] + [""] * 7
+    y = np.concatenate([rng.integers(1, 4, n_speakers * per), np.zeros(7, dtype=int)])
+    x = rng.normal(size=(len(y), 4, 3)).astype(np.float32)
+    return x, y, speakers
+
+
+def test_speaker_partition_keeps_every_speaker_on_one_client():
+    x, y, spk = _toy()
+    clients = partition_clients(x, y, spk, 3, "speaker", seed=1)
+    owners: dict[str, set[int]] = {}
+    for i, c in enumerate(clients):
+        for s in c.speakers:
+            owners.setdefault(s, set()).add(i)
+    assert all(len(v) == 1 for s, v in owners.items() if s)
+    assert sum(len(c.y) for c in clients) == len(y)  # nothing lost, nothing doubled
+    assert {s for s in owners if s} == {f"s{i}" for i in range(6)}
+
+
+def test_iid_and_label_skew_partitions():
+    x, y, spk = _toy()
+    iid = partition_clients(x, y, spk, 3, "iid", seed=1)
+    assert sorted(len(c.y) for c in iid) == [22, 22, 23]
+    skew = partition_clients(x, y, spk, 3, "label_skew", keyword_ids=(2, 3), seed=1)
+    hist = label_histogram(skew, 4)
+    for i, h in enumerate(hist):  # client i never holds keyword (2, 3)[i % 2]
+        assert h[(2, 3)[i % 2]] == 0
+    with pytest.raises(KitError, match="unknown partition"):
+        partition_clients(x, y, spk, 3, "random")
+    with pytest.raises(KitError, match="clients for 6 speakers"):
+        partition_clients(x, y, spk, 7)
+
+
+def test_dropout_draw_is_repeatable_and_near_its_share():
+    draws = [client_drops(5, c, r, 0.2) for c in range(50) for r in range(1, 21)]
+    assert draws == [client_drops(5, c, r, 0.2) for c in range(50) for r in range(1, 21)]
+    assert 0.15 < np.mean(draws) < 0.25
+    assert not any(client_drops(5, c, 1, 0.0) for c in range(50))
+
+
+@pytest.fixture(scope="module")
+def prepared():
+    from tinymlkit.data.synth_speech import tts_available
+    from tinymlkit.federated.run import prepare_data
+
+    if not any(tts_available().values()):
+        pytest.skip("no text-to-speech program (espeak-ng or flite) to make the synthetic voices")
+    return prepare_data(None, fast=True, progress=False)
+
+
+@pytest.mark.slow
+def test_flower_simulation_with_secagg_and_dropout_gives_an_int8_keyword_sketch(prepared, tmp_path):
+    if not flower_available():
+        pytest.skip("Flower with its simulation extra is not installed (pip install \"tinymlkit[advanced]\")")
+    from tinymlkit.federated.run import run_federated
+    from tinymlkit.runtime import tflm_available
+    from tinymlkit.sketches import generated_name_problems
+
+    cfg = FederatedConfig(num_clients=4, rounds=2, local_epochs=1, secagg=True, dropout=0.25, seed=3)
+    dropped = {r: [c for c in range(4) if client_drops(cfg.seed, c, r, cfg.dropout)] for r in (1, 2)}
+    sketch = tmp_path / "sketch"
+    shutil.copytree(ROOT / "arduino_sketches" / "kws", sketch,
+                    ignore=shutil.ignore_patterns("model_*", "tinymlkit_export.json", "model"))
+    m = run_federated(tmp_path / "run", cfg=cfg, sketch=sketch, progress=False, prepared=prepared)
+    fed = m["results"]["fedavg"]
+    assert [r["round"] for r in fed["per_round"]] == [0, 1, 2]
+    # Every client that did not drop out reached the aggregate, through SecAgg+'s masks.
+    assert fed["participants_per_round"] == [4 - len(dropped[1]), 4 - len(dropped[2])]
+    assert fed["failed_messages"] == len(dropped[1]) + len(dropped[2])
+    assert fed["messages_per_client_round"] >= 3  # setup, share keys, collect masked vectors (+ unmask)
+    n_params = int(sum(np.prod(w.shape) for w in __import__("keras").models.load_model(
+        tmp_path / "run" / "model.keras").get_weights()))
+    assert fed["bytes_sent_per_client_round"] > 4 * n_params  # the masked update, at least 32 bits a weight
+    assert 0.0 <= m["int8"]["balanced_accuracy"] <= 1.0
+    assert m["int8"]["backend"] == ("tflm" if tflm_available() else m["int8"]["backend"])
+    assert "central" in m["results"] and m["results"]["central"]["epochs"] == 2
+    assert (sketch / "model_settings.h").is_file() and generated_name_problems(sketch) == []

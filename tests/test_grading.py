@@ -1,0 +1,278 @@
+"""Grading a class: the numpy-only rule, the tamper report, finding submissions, nbgrader without an activated
+venv, and `tinymlkit grade` end to end on lab 1 (no TensorFlow) with real nbgrader, real kernels and Dask."""
+from __future__ import annotations
+
+import copy
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tinymlkit.grading.rules import modules_used
+from tinymlkit.grading.submissions import find_submissions
+from tinymlkit.grading.tamper import tamper_report
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = ROOT / "labs"
+LAB = "lab1_audio_features"
+SYSTEM_PATH = "/usr/bin:/bin"
+
+
+def _main_functions(src: str) -> dict[str, Any]:
+    """Functions defined as a notebook defines them (module __main__)."""
+    ns: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(src, "<cell>", "exec"), ns)
+    return ns
+
+
+def test_numpy_only_rule_sees_every_way_in():
+    ns = _main_functions(
+        "import numpy as np\nimport math\nimport scipy.signal as ss\nfrom librosa import util\n"
+        "def helper(x):\n    return np.abs(x) + math.pi\n"
+        "def clean(x):\n    return helper(np.fft.rfft(x))\n"
+        "def imports_inside(x):\n    import librosa\n    return librosa.util.frame(x, frame_length=2, hop_length=1)\n"
+        "def via_alias(x):\n    return ss.get_window('hann', 4)\n"
+        "def via_from_import(x):\n    return util.frame(x, frame_length=2, hop_length=1)\n"
+        "def via_helper(x):\n    return via_alias(x)\n"
+        "def sneaky(x):\n    return __import__('librosa')\n")
+    assert modules_used([ns["clean"]]) == {"numpy", "math"}
+    assert "librosa" in modules_used([ns["imports_inside"]])
+    assert modules_used([ns["via_alias"]]) == {"scipy"}
+    assert modules_used([ns["via_from_import"]]) == {"librosa"}
+    assert modules_used([ns["via_helper"]]) == {"scipy"}, "a helper of the student's own is followed"
+    assert "builtins.__import__" in modules_used([ns["sneaky"]])
+
+
+def _nb(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def _cell(nb: dict[str, Any], gid: str) -> dict[str, Any]:
+    return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == gid)
+
+
+def test_tamper_report_names_every_change():
+    release = _nb(LABS / "release" / LAB / f"{LAB}.ipynb")
+    assert tamper_report(release, copy.deepcopy(release)) == [], "an untouched submission has nothing to report"
+    sub = copy.deepcopy(release)
+    _cell(sub, "test_hann_window")["source"] = "assert True"
+    sub["cells"].remove(_cell(sub, "test_frame_signal"))
+    stripped = _cell(sub, "test_mel_scale")
+    stripped["metadata"] = {}
+    _cell(sub, "text-04")["source"] += "\nI changed the instructions."
+    moved = _cell(sub, "test_log_mel")
+    sub["cells"].remove(moved)
+    sub["cells"].insert(3, moved)
+    _cell(sub, "test_power_spectrogram")["metadata"]["nbgrader"]["points"] = 30
+    found = {(f.grade_id, f.change) for f in tamper_report(release, sub)}
+    assert found == {("test_hann_window", "edited"), ("test_frame_signal", "deleted"), ("test_mel_scale", "stripped"),
+                     ("text-04", "edited"), ("test_log_mel", "moved"), ("test_power_spectrogram", "metadata")}, found
+    kinds = {f.grade_id: f.kind for f in tamper_report(release, sub)}
+    assert kinds["text-04"] == "read-only" and kinds["test_hann_window"] == "test"
+
+
+def test_finds_submissions_in_every_layout(tmp_path):
+    nb = (LABS / "release" / LAB / f"{LAB}.ipynb").read_bytes()
+    colab = tmp_path / "colab"
+    colab.mkdir()
+    (colab / "s001.ipynb").write_bytes(nb)
+    (colab / "bad name!.ipynb").write_bytes(nb)
+    (colab / "empty.ipynb").write_bytes(b"")
+    subs, rejected = find_submissions(colab, [LAB], LAB)
+    assert [(s.student, s.lab) for s in subs] == [("s001", LAB)]
+    assert sorted(r.path.name for r in rejected) == ["bad name!.ipynb", "empty.ipynb"]
+    exchange = tmp_path / "inbound"
+    for stamp in ("2026-01-01 10:00:00.000000 UTC", "2026-01-02 09:00:00.000000 UTC"):
+        d = exchange / f"s002+{LAB}+{stamp}"
+        d.mkdir(parents=True)
+        (d / f"{LAB}.ipynb").write_bytes(nb)
+    subs, _ = find_submissions(exchange, [LAB])
+    assert [(s.student, s.timestamp) for s in subs] == [("s002", "2026-01-02 09:00:00.000000 UTC")], "the latest counts"
+    submitted = tmp_path / "submitted" / "s003" / LAB
+    submitted.mkdir(parents=True)
+    (submitted / f"{LAB}.ipynb").write_bytes(nb)
+    subs, _ = find_submissions(tmp_path / "submitted", [LAB])
+    assert [(s.student, s.lab) for s in subs] == [("s003", LAB)]
+
+
+def test_reference_values_computed_once_per_grading_run(tmp_path, monkeypatch):
+    import numpy as np
+
+    from tinymlkit.grading.labs import CACHE_ENV, cached_reference
+
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return {"w": np.arange(6.0).reshape(2, 3), "acc": np.asarray(0.75)}
+
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    cached_reference("lab6 base", compute)
+    cached_reference("lab6 base", compute)
+    assert len(calls) == 2, "outside a grading run nothing is cached"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    first = cached_reference("lab6 base", compute)
+    again = cached_reference("lab6 base", compute)
+    assert len(calls) == 3, "inside a grading run the second notebook loads what the first computed"
+    assert np.array_equal(first["w"], again["w"]) and float(again["acc"]) == 0.75
+    cached_reference("lab6 base, other seed", compute)
+    assert len(calls) == 4
+
+
+def test_nbgrader_runs_without_an_activated_venv(tmp_path):
+    """nbgrader starts `alembic` from PATH: with only the system's PATH the kit's call still works."""
+    from tinymlkit.grading.env import nbgrader_command, run_nbgrader
+
+    shutil.copy(LABS / "nbgrader_config.py", tmp_path)
+    base = {**os.environ, "PATH": SYSTEM_PATH}
+    proc = run_nbgrader(tmp_path, ["db", "student", "add", "s1", "--last-name=One"], env=base, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (tmp_path / "gradebook.db").is_file()
+    if shutil.which("alembic", path=SYSTEM_PATH) is None:
+        # The control: the same call with the system's PATH as it is fails on alembic, so the fix is what works.
+        (tmp_path / "gradebook.db").unlink()
+        raw = subprocess.run(nbgrader_command("db", "student", "add", "s1"), cwd=tmp_path, capture_output=True,
+                             text=True, env=base, timeout=300)
+        assert raw.returncode != 0 and "alembic" in raw.stdout + raw.stderr
+
+
+def _answers(release: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    nb = copy.deepcopy(release)
+    answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in source["cells"]
+               if c["metadata"].get("nbgrader", {}).get("solution")}
+    for c in nb["cells"]:
+        m = c["metadata"].get("nbgrader", {})
+        if m.get("solution"):
+            c["source"] = "\n".join(ln for ln in answers[m["grade_id"]].splitlines() if "### " not in ln)
+    return nb
+
+
+def _secret_lines(source: dict[str, Any], release_text: str) -> set[str]:
+    out = set()
+    for c in source["cells"]:
+        inside = False
+        for line in c["source"].splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+                continue
+            if "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 20 and line.strip() not in release_text:
+                out.add(line.strip())
+    return out
+
+
+def _plain_html(path: Path) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
+
+
+@pytest.mark.slow
+def test_grade_command_end_to_end(tmp_path):
+    """A small class of lab 1 graded on 2 Dask workers; feedback, export and a second run with nbgrader's own commands."""
+    from tinymlkit.cli import main
+    from tinymlkit.grading.env import run_nbgrader
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(LABS / "nbgrader_config.py", course)
+    shutil.copytree(LABS / "source" / LAB, course / "source" / LAB)
+    shutil.copytree(LABS / "release" / LAB, course / "release" / LAB)
+    release = _nb(LABS / "release" / LAB / f"{LAB}.ipynb")
+    source = _nb(LABS / "source" / LAB / f"{LAB}.ipynb")
+    solved = _answers(release, source)
+    tampered = copy.deepcopy(solved)
+    _cell(tampered, "hann_window")["source"] = "def hann_window(n):\n    return np.ones(n)"
+    _cell(tampered, "test_hann_window")["source"] = "print('all good')"
+    tampered["cells"].remove(_cell(tampered, "test_frame_signal"))
+    looping = copy.deepcopy(solved)
+    # Sleeping loops in the first three answers (they cost wall time, not the CPU the other worker needs): 60 s of
+    # per-cell timeouts, more than the 50 s budget, so the budget ends the notebook.
+    for gid in ("frame_signal", "hann_window", "power_spectrogram"):
+        _cell(looping, gid)["source"] = "import time\nwhile True:\n    time.sleep(0.2)"
+    librosa_user = copy.deepcopy(solved)
+    _cell(librosa_user, "mel_filters")["source"] = _cell(solved, "mel_filters")["source"].replace(
+        "def hz_to_mel(f):\n", "def hz_to_mel(f):\n    import librosa\n    return librosa.hz_to_mel(f, htk=True)\n", 1)
+    colab = tmp_path / "from_colab"
+    colab.mkdir()
+    for sid, nb in {"solved": solved, "untouched": release, "tampered": tampered, "librosa": librosa_user}.items():
+        (colab / f"{sid}.ipynb").write_text(json.dumps(nb))
+    (colab / "garbage.ipynb").write_text("{ not json")
+    loops = tmp_path / "late"
+    loops.mkdir()
+    (loops / "looping.ipynb").write_text(json.dumps(looping))
+
+    args = [str(course), "--submissions", str(colab), "--lab", LAB, "--workers", "2", "--quiet"]
+    status = main(["grade", *args])
+    assert status == 1, "the unreadable notebook is a failed submission, reported, and the rest graded"
+    # The looping one on its own: 20 s per cell, 50 s per notebook (the course config says 120 and 300).
+    assert main(["grade", str(course), "--submissions", str(loops), "--lab", LAB, "--workers", "0", "--quiet",
+                 "--cell-timeout", "20", "--budget", "50"]) == 0
+    with open(course / "reports" / "grading_summary.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"looping"}, "the summary is the last run's"
+    loop_row = rows["looping"]
+    main(["grade", *args])  # nothing changed: the summary lists the class again, all unchanged (graded before)
+    with open(course / "reports" / "grading_summary.csv", newline="") as f:
+        rows = {r["student"]: r for r in csv.DictReader(f)}
+    rows["looping"] = loop_row
+    assert rows["solved"]["status"] == "unchanged"
+    assert rows["garbage"]["status"] == "failed" and "not a readable notebook" in rows["garbage"]["error"]
+    scores = {sid: float(r["score"]) for sid, r in rows.items() if r["score"]}
+    assert scores["solved"] == 12 and scores["untouched"] == 0
+    assert scores["librosa"] == 11, "numpy only: the rule's test costs its 1 point"
+    # Edited test restored: the wrong window fails its own test (1) and the two that use it, power_spectrogram's (3)
+    # and log_mel's hidden comparison with librosa (2); the deleted test is restored and passes.
+    assert scores["tampered"] == 12 - 1 - 3 - 2
+    assert "test_hann_window edited" in rows["tampered"]["tampered"] and "test_frame_signal deleted" in rows["tampered"]["tampered"]
+    assert not rows["solved"]["tampered"] and not rows["untouched"]["tampered"]
+    # Looping: the first loop is stopped by the 20 s cell timeout, a later one by the 50 s budget; the rest not run.
+    assert "frame_signal ran out of time" in rows["looping"]["out_of_time"], rows["looping"]
+    assert "hann_window ran out of time" in rows["looping"]["out_of_time"], rows["looping"]
+    assert "not run" in rows["looping"]["out_of_time"]
+    assert scores["looping"] == 0
+    state = json.loads((course / ".tinymlkit-grading.json").read_text())["submissions"]
+    assert state[f"{LAB}/solved"]["checksum_warnings"] == 0 and state[f"{LAB}/untouched"]["checksum_warnings"] == 0
+    assert state[f"{LAB}/tampered"]["checksum_warnings"] >= 1, "a real edit still warns"
+
+    # The merged gradebook works with nbgrader's own commands.
+    proc = run_nbgrader(course, ["export", "--to", "grades.csv"], env={**os.environ, "PATH": SYSTEM_PATH}, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(course / "grades.csv", newline="") as f:
+        exported = {r["student_id"]: float(r["score"]) for r in csv.DictReader(f)}
+    assert exported == {k: v for k, v in scores.items()}
+    proc = run_nbgrader(course, ["generate_feedback", LAB], env={**os.environ, "PATH": SYSTEM_PATH}, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    secrets = _secret_lines(source, "\n".join(c["source"] for c in release["cells"]))
+    assert secrets
+    pages = sorted((course / "feedback").rglob("*.html"))
+    assert len(pages) == len(scores)
+    for page in pages:
+        text = _plain_html(page)
+        leaked = [s for s in secrets if s in text] + [m for m in ("HIDDEN TESTS", "default_rng(101)", "librosa.util.frame")
+                                                      if m in text]
+        assert not leaked, f"{page}: {leaked[:3]}"
+    looping_page = _plain_html(course / "feedback" / "looping" / LAB / f"{LAB}.html")
+    assert "frame_signal ran out of time" in looping_page and "budget of 50 s" in looping_page
+
+    # Idempotent: nothing changed, nothing graded again; one changed submission is the only one graded.
+    (colab / "garbage.ipynb").unlink()
+    _cell(solved, "log_mel")["source"] = "def log_mel_energies(*args):\n    raise ValueError('oops')"
+    (colab / "solved.ipynb").write_text(json.dumps(solved))
+    from tinymlkit.grading.parallel import grade_class
+
+    again = grade_class(course, submissions=colab, lab=LAB, workers=0, progress=False)
+    assert [r["student"] for r in again.graded] == ["solved"]
+    assert sorted(r["student"] for r in again.skipped) == ["librosa", "tampered", "untouched"]
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert gb.find_submission(LAB, "solved").score == 12 - 2 - 1  # log_mel's test and the rule's test
+        assert len(gb.find_assignment(LAB).submissions) == 5

@@ -1,0 +1,306 @@
+"""Flower apps for federated keyword spotting, run on Flower's simulation engine (Ray).
+
+The server runs FedAvg (McMahan et al., arXiv 1602.05629) through Flower's ``DefaultWorkflow``; with
+``secagg`` its fit step is Flower's ``SecAggPlusWorkflow`` and every client carries Flower's
+``secaggplus_mod``: the SecAgg+ protocol of Bell et al. (arXiv 2009.00595) as built into Flower by
+Li et al. ("Salvia", arXiv 2205.06117). The server then only ever sees the sum of the masked,
+quantised updates, and clients that drop out after sharing their keys are recovered from the
+neighbours' secret shares.
+
+Dropout is made real, not pretended: a client chosen to drop out in a round raises inside its fit,
+so Flower gets an error reply from it exactly as from a device that went away; FedAvg aggregates the
+rest (``accept_failures``) and SecAgg+ reconstructs that client's masks.
+
+Traffic is measured by a client mod (outermost, so it sees what goes over the wire, masked vectors
+included) with Flower's own record sizes (``count_bytes``), written to one JSON-lines file per client.
+
+The same ``ServerApp`` and ``ClientApp`` run unchanged on real machines: package them as a Flower app
+(``flwr new`` layout, ``pyproject.toml`` naming ``server_app`` and ``client_app``), start a SuperLink
+on the server, a SuperNode on each device (``flower-supernode --superlink HOST:9092``, with its
+partition given in ``--node-config``), and ``flwr run`` the app. Only where the data come from changes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import KitError
+
+__all__ = ["FederatedConfig", "flower_available", "client_drops", "make_client_app", "make_server_app",
+           "simulate", "SimulationResult", "read_traffic"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FederatedConfig:
+    """How a federated run is set up."""
+
+    num_clients: int = 8
+    """Simulated devices; each holds whole speakers."""
+    rounds: int = 10
+    """FedAvg rounds."""
+    local_epochs: int = 2
+    """Passes over its own clips each client makes per round."""
+    batch_size: int = 32
+    """Clips per local gradient step."""
+    learning_rate: float = 0.003
+    """Adam learning rate of the local training (a fresh optimizer every round)."""
+    model: str = "tiny_conv"
+    """Keyword model architecture (``tinymlkit.models``)."""
+    partition: str = "speaker"
+    """'speaker' (clients are speakers), 'iid' (clips shuffled) or 'label_skew' (each misses a keyword)."""
+    dropout: float = 0.0
+    """Share of clients that drop out of each round (chosen at random per round, at fit time)."""
+    secagg: bool = False
+    """Switch Flower's SecAgg+ on (server workflow and client mod)."""
+    num_shares: float = 0.75
+    """SecAgg+: share of the round's clients each client splits its secret among (Flower's float form)."""
+    reconstruction_threshold: float = 0.5
+    """SecAgg+: share of those shares needed to rebuild a dropped client's mask."""
+    cpus: int = 2
+    """CPUs Ray may use (one client runs per CPU)."""
+    seed: int = 1234
+    """Seed of the initial weights, the partition and the dropout draw."""
+
+
+def flower_available() -> bool:
+    """True where Flower and its simulation extra (Ray) are installed."""
+    try:
+        from ..tf_quiet import load_tensorflow
+
+        load_tensorflow()  # Flower imports TensorFlow itself where present: load it quietly first
+        import flwr  # noqa: F401
+        import ray  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def _require_flower() -> None:
+    if not flower_available():
+        raise KitError("federated learning needs Flower with its simulation engine: "
+                       "pip install \"tinymlkit[advanced]\" (or pip install \"flwr[simulation]\")")
+
+
+def client_drops(seed: int, client: int, server_round: int, share: float) -> bool:
+    """Whether ``client`` drops out of ``server_round``: a repeatable draw with probability ``share``."""
+    if share <= 0:
+        return False
+    h = hashlib.sha256(f"{seed}:{client}:{server_round}".encode()).digest()
+    return int.from_bytes(h[:8], "big") / 2**64 < share
+
+
+_MODELS: dict[tuple[Any, ...], Any] = {}
+
+
+def _model(name: str, input_shape: tuple[int, int], num_labels: int) -> Any:
+    # One Keras model per process (a Ray actor serves many clients in turn): building it each time
+    # would cost more than the local training.
+    key = (name, tuple(input_shape), num_labels)
+    if key not in _MODELS:
+        from ..tf_quiet import load_tensorflow
+        tf = load_tensorflow()
+        try:  # the two Ray workers share 2 cores: one thread each
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:
+            pass  # already initialised in this process
+        from ..models import build_kws_model
+
+        _MODELS[key] = build_kws_model(name, input_shape, num_labels)
+    return _MODELS[key]
+
+
+def initial_weights(cfg: FederatedConfig, input_shape: tuple[int, int], num_labels: int) -> list[np.ndarray]:
+    """The starting weights every run with this seed shares (central and federated alike)."""
+    from ..models import build_kws_model
+    from ..train import set_seed
+
+    set_seed(cfg.seed)
+    return [np.asarray(w) for w in build_kws_model(cfg.model, input_shape, num_labels).get_weights()]
+
+
+def local_train(model: Any, weights: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
+                learning_rate: float, seed: int) -> tuple[list[np.ndarray], float]:
+    """Plain local training from ``weights``; returns the new weights and the last epoch's loss."""
+    import keras
+
+    from ..tf_quiet import drop_known_tf_noise
+
+    keras.utils.set_random_seed(seed)
+    model.set_weights(weights)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss="sparse_categorical_crossentropy")
+    with drop_known_tf_noise():
+        hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
+    return [np.asarray(w) for w in model.get_weights()], float(hist.history["loss"][-1])
+
+
+def _traffic_mod(folder: str) -> Any:
+    def traffic_mod(msg: Any, ctx: Any, call_next: Any) -> Any:
+        bytes_in = sum(r.count_bytes() for r in msg.content.values()) if msg.has_content() else 0
+        reply = call_next(msg, ctx)
+        bytes_out = sum(r.count_bytes() for r in reply.content.values()) if reply.has_content() else 0
+        pid = ctx.node_config.get("partition-id", -1)
+        stage = ""
+        for rec in msg.content.values():  # SecAgg+ names its stage in a config record
+            if hasattr(rec, "get") and isinstance(rec.get("stage"), str):
+                stage = rec["stage"]
+        line = {"client": int(pid), "round": msg.metadata.group_id, "type": msg.metadata.message_type,
+                "stage": stage, "bytes_in": int(bytes_in), "bytes_out": int(bytes_out),
+                "error": not reply.has_content()}
+        with open(Path(folder) / f"traffic_{pid}.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        return reply
+
+    return traffic_mod
+
+
+def make_client_app(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_shape: tuple[int, int],
+                    num_labels: int, traffic_dir: str | os.PathLike[str]) -> Any:
+    """The ClientApp: a device that trains on its own partition, drops out when drawn, and logs its traffic."""
+    from ..tf_quiet import load_tensorflow
+
+    load_tensorflow()
+    from flwr.client import ClientApp, NumPyClient
+    from flwr.client.mod import secaggplus_mod
+
+    from .partition import load_partition
+
+    folder, tdir = str(partitions), str(traffic_dir)
+
+    class KwsClient(NumPyClient):  # type: ignore[misc]
+        def __init__(self, pid: int) -> None:
+            self.pid = pid
+
+        def fit(self, parameters: list[np.ndarray], config: dict[str, Any]) -> tuple[list[np.ndarray], int, dict]:
+            rnd = int(config.get("server_round", 0))
+            if client_drops(cfg.seed, self.pid, rnd, cfg.dropout):
+                raise RuntimeError(f"client {self.pid} dropped out of round {rnd}")
+            d = load_partition(folder, self.pid)
+            model = _model(cfg.model, input_shape, num_labels)
+            w, loss = local_train(model, parameters, d["x"], d["y"], cfg.local_epochs, cfg.batch_size,
+                                  cfg.learning_rate, cfg.seed * 1000 + self.pid * 100 + rnd)
+            return w, int(len(d["y"])), {"loss": loss}
+
+    def client_fn(context: Any) -> Any:
+        return KwsClient(int(context.node_config["partition-id"])).to_client()
+
+    mods = [_traffic_mod(tdir)] + ([secaggplus_mod] if cfg.secagg else [])
+    return ClientApp(client_fn=client_fn, mods=mods)
+
+
+def make_server_app(cfg: FederatedConfig, init: list[np.ndarray], evaluate: Any, record: dict[str, Any]) -> Any:
+    """The ServerApp: FedAvg over all clients each round, SecAgg+ when asked, central evaluation each round.
+
+    ``evaluate(weights) -> dict`` scores a global model; ``record`` collects per-round scores and
+    wall-clock times and the final weights.
+    """
+    from ..tf_quiet import load_tensorflow
+
+    load_tensorflow()
+    from flwr.common import ndarrays_to_parameters
+    from flwr.server import LegacyContext, ServerApp, ServerConfig
+    from flwr.server.strategy import FedAvg
+    from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
+
+    record.setdefault("rounds", [])
+    t_start = [time.perf_counter()]
+
+    def evaluate_fn(server_round: int, weights: list[np.ndarray], config: dict[str, Any]) -> tuple[float, dict]:
+        now = time.perf_counter()
+        scores = evaluate(weights)
+        record["rounds"].append({"round": server_round, "seconds": round(now - t_start[0], 3), **scores})
+        record["weights"] = [np.array(w) for w in weights]
+        t_start[0] = time.perf_counter()
+        return float(scores.get("loss", 0.0)), {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+
+    def fit_metrics(results: list[tuple[int, dict]]) -> dict[str, Any]:
+        record.setdefault("participants", []).append(len(results))
+        return {"participants": len(results)}
+
+    strategy = FedAvg(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=2, min_evaluate_clients=0,
+                      min_available_clients=cfg.num_clients, initial_parameters=ndarrays_to_parameters(init),
+                      evaluate_fn=evaluate_fn, on_fit_config_fn=lambda r: {"server_round": r},
+                      fit_metrics_aggregation_fn=fit_metrics, accept_failures=True)
+    app = ServerApp()
+
+    @app.main()
+    def main(grid: Any, context: Any) -> None:
+        legacy = LegacyContext(context=context, config=ServerConfig(num_rounds=cfg.rounds), strategy=strategy)
+        fit_workflow = (SecAggPlusWorkflow(num_shares=cfg.num_shares,
+                                           reconstruction_threshold=cfg.reconstruction_threshold)
+                        if cfg.secagg else None)
+        workflow = DefaultWorkflow(fit_workflow=fit_workflow) if fit_workflow else DefaultWorkflow()
+        t_start[0] = time.perf_counter()
+        workflow(grid, legacy)
+
+    return app
+
+
+@dataclasses.dataclass
+class SimulationResult:
+    """What one simulated federation did."""
+
+    rounds: list[dict[str, Any]]
+    """Per round (0 = the initial model): seconds since the previous evaluation and the global model's scores."""
+    weights: list[np.ndarray]
+    """The final global model's weights."""
+    participants: list[int]
+    """Clients whose update reached the aggregate, per round."""
+    traffic: list[dict[str, Any]]
+    """Every client message: client, round, type, SecAgg+ stage, bytes in and out."""
+    wall_seconds: float
+    """Wall time of the whole simulation, Ray start-up included."""
+
+
+def read_traffic(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The traffic lines the client mod wrote."""
+    rows = []
+    for f in sorted(Path(folder).glob("traffic_*.jsonl")):
+        rows += [json.loads(line) for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return rows
+
+
+def simulate(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_shape: tuple[int, int],
+             num_labels: int, evaluate: Any, work_dir: str | os.PathLike[str], verbose: bool = False) -> SimulationResult:
+    """Run the federation on Flower's simulation engine (Ray, ``cfg.cpus`` CPUs, one per client at a time)."""
+    _require_flower()
+    import logging
+
+    from flwr.simulation import run_simulation
+
+    tdir = Path(work_dir) / ("traffic_secagg" if cfg.secagg else "traffic")
+    tdir.mkdir(parents=True, exist_ok=True)
+    for old in tdir.glob("traffic_*.jsonl"):  # our own log of an earlier run in this folder
+        old.unlink()
+    record: dict[str, Any] = {}
+    init = initial_weights(cfg, input_shape, num_labels)
+    server = make_server_app(cfg, init, evaluate, record)
+    client = make_client_app(partitions, cfg, input_shape, num_labels, tdir)
+    backend = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
+               "init_args": {"num_cpus": cfg.cpus, "num_gpus": 0, "include_dashboard": False,
+                             "logging_level": logging.ERROR, "log_to_driver": verbose,
+                             "object_store_memory": 80 * 1024 * 1024}}
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    flwr_logger = logging.getLogger("flwr")
+    level = flwr_logger.level
+    if not verbose:
+        flwr_logger.setLevel(logging.WARNING)
+    t0 = time.perf_counter()
+    try:
+        run_simulation(server_app=server, client_app=client, num_supernodes=cfg.num_clients,
+                       backend_config=backend, verbose_logging=verbose)
+    finally:
+        flwr_logger.setLevel(level)
+    wall = time.perf_counter() - t0
+    if "weights" not in record:
+        raise KitError("the Flower simulation ended without a global model; run with verbose=True to see why")
+    return SimulationResult(record["rounds"], record["weights"], record.get("participants", []),
+                            read_traffic(tdir), round(wall, 2))

@@ -1,0 +1,158 @@
+"""One submission graded by ``nbgrader autograde`` in a course folder of its own.
+
+nbgrader's gradebook is one SQLite file and autograde runs one notebook at a time, so a class is graded
+by giving every submission its own small course (config, the lab's source files, a copy of a gradebook
+that holds only the assignment) in a temporary folder. Everything a task needs travels in a
+:class:`GradeTask` (bytes, not paths), so a worker on another machine needs only the kit installed.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .env import run_nbgrader
+from .tamper import tamper_report
+
+__all__ = ["GradeTask", "grade_task", "GRADE_TIMEOUT_S", "cache_folder"]
+
+GRADE_TIMEOUT_S = 3600.0
+"""A whole autograde run is stopped after this long whatever the notebook budget says (a hung kernel)."""
+
+
+@dataclass(frozen=True)
+class GradeTask:
+    """Everything needed to grade one submission, as bytes."""
+
+    student: str
+    """Student id."""
+    lab: str
+    """Lab (assignment) id; also the notebook's name."""
+    notebook: bytes
+    """The submitted notebook."""
+    release: bytes
+    """The release notebook the student was given (for the tamper report)."""
+    config: bytes
+    """The course's ``nbgrader_config.py``."""
+    gradebook: bytes
+    """A gradebook holding the lab's assignment (made once per grading run)."""
+    source_files: dict[str, bytes] = field(default_factory=dict)
+    """Files of ``source/<lab>/`` other than notebooks, by relative path (nbgrader copies them in)."""
+    timestamp: str | None = None
+    """Submission time for ``timestamp.txt`` (late penalties), when known."""
+    nbgrader_args: tuple[str, ...] = ()
+    """Extra ``nbgrader autograde`` options (e.g. ``--Execute.timeout=30``)."""
+    run_id: str = ""
+    """The grading run's id: its notebooks share one reference-value cache per machine (empty: no cache)."""
+
+
+def cache_folder(run_id: str) -> Path:
+    """Where a grading run's notebooks share values computed once (``tinymlkit.grading.labs.cached_reference``)."""
+    return Path(tempfile.gettempdir()) / f"tinymlkit-grading-cache-{run_id}"
+
+
+def _grades(db: Path, lab: str, student: str) -> dict[str, Any]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        sub = gb.find_submission(lab, student)
+        nbs = []
+        for nb in sub.notebooks:
+            nbs.append({
+                "name": nb.name,
+                "late_submission_penalty": nb.late_submission_penalty,
+                "grades": {g.name: {"auto_score": g.auto_score, "max_score": g.max_score,
+                                    "needs_manual_grade": bool(g.needs_manual_grade)} for g in nb.grades},
+                "comments": {c.name: c.auto_comment for c in nb.comments},
+            })
+        return {"timestamp": sub.timestamp.isoformat() if sub.timestamp else None, "notebooks": nbs,
+                "score": float(sub.score), "max_score": float(sub.max_score)}
+
+
+def _stopped_cells(nb_bytes: bytes) -> list[dict[str, str]]:
+    """Cells whose output says they ran out of time or were not run for lack of it."""
+    from .nbgrader_plugins import BUDGET_ERROR, TIMEOUT_ERROR
+
+    try:
+        nb = json.loads(nb_bytes)
+    except ValueError:
+        return []
+    out = []
+    for c in nb.get("cells", []):
+        for o in c.get("outputs", []) or []:
+            if o.get("output_type") == "error" and o.get("ename") in (TIMEOUT_ERROR, BUDGET_ERROR):
+                out.append({"cell": str(c.get("metadata", {}).get("nbgrader", {}).get("grade_id") or c.get("id")),
+                            "what": "ran out of time" if o["ename"] == TIMEOUT_ERROR else "not run (budget used up)"})
+                break
+    return out
+
+
+def grade_task(task: GradeTask) -> dict[str, Any]:
+    """Grade one submission; returns scores, the autograded files, the tamper report and timings (never raises)."""
+    t0 = time.perf_counter()
+    result: dict[str, Any] = {"student": task.student, "lab": task.lab, "status": "failed", "error": "",
+                              "tamper": [], "stopped": [], "files": {}, "checksum_warnings": 0}
+    try:
+        submitted = json.loads(task.notebook)
+        if not isinstance(submitted, dict) or not isinstance(submitted.get("cells"), list):
+            raise ValueError("not a notebook")
+    except (ValueError, UnicodeDecodeError) as e:
+        result["error"] = f"the submission is not a readable notebook ({str(e)[:200]})"
+        result["seconds"] = time.perf_counter() - t0
+        return result
+    try:
+        result["tamper"] = [f.to_json() for f in tamper_report(json.loads(task.release), submitted)]
+    except Exception as e:  # a report that cannot be made must not cost the grade
+        result["tamper"] = [{"grade_id": "?", "kind": "?", "change": "unreadable", "detail": str(e)[:200]}]
+    work = Path(tempfile.mkdtemp(prefix="tinymlkit-grade-"))
+    try:
+        (work / "nbgrader_config.py").write_bytes(task.config)
+        src = work / "source" / task.lab
+        src.mkdir(parents=True)
+        for rel, data in task.source_files.items():
+            dest = (src / rel).resolve()
+            if src.resolve() not in dest.parents:
+                continue  # a path outside the lab's folder is never written
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        (work / "gradebook.db").write_bytes(task.gradebook)
+        sub_dir = work / "submitted" / task.student / task.lab
+        sub_dir.mkdir(parents=True)
+        (sub_dir / f"{task.lab}.ipynb").write_bytes(task.notebook)
+        if task.timestamp:
+            (sub_dir / "timestamp.txt").write_text(task.timestamp)
+        env = dict(os.environ)
+        if task.run_id:
+            from .labs import CACHE_ENV
+
+            cache = cache_folder(task.run_id)
+            cache.mkdir(parents=True, exist_ok=True)
+            env[CACHE_ENV] = str(cache)
+        proc = run_nbgrader(work, ["autograde", task.lab, f"--student={task.student}", "--create",
+                                   f"--CourseDirectory.root={work}",
+                                   f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}",
+                                   *task.nbgrader_args], timeout=GRADE_TIMEOUT_S, env=env)
+        log = proc.stdout + proc.stderr
+        result["checksum_warnings"] = log.count("Attribute 'checksum'")
+        result["log_tail"] = log[-4000:]
+        graded = work / "autograded" / task.student / task.lab
+        if proc.returncode != 0 or not graded.is_dir():
+            result["error"] = f"nbgrader autograde failed (exit {proc.returncode}): " + log.strip()[-600:]
+            return result
+        for f in sorted(graded.rglob("*")):
+            if f.is_file() and not f.is_symlink():
+                result["files"][str(f.relative_to(graded))] = f.read_bytes()
+        result.update(_grades(work / "gradebook.db", task.lab, task.student))
+        result["stopped"] = _stopped_cells(result["files"].get(f"{task.lab}.ipynb", b""))
+        result["status"] = "ok"
+    except Exception as e:  # one submission never stops the class: report it and go on
+        result["error"] = f"{type(e).__name__}: {str(e)[:500]}"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the task's own temporary folder
+        result["seconds"] = time.perf_counter() - t0
+    return result

@@ -1,0 +1,111 @@
+"""Helpers the labs' setup cells call, so that the notebooks hold no logic of their own."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base"]
+
+CACHE_ENV = "TINYMLKIT_GRADING_CACHE"
+"""Folder where a grading run keeps values every submission of a lab needs (unset: nothing is cached)."""
+
+
+def hand_type_settings(settings_h: str | os.PathLike[str], **values: Any) -> Path:
+    """Overwrite ``constexpr`` values in a ``model_settings.h`` the way a person typing them would.
+
+    ``hand_type_settings(path, kNumLabels=3, kInputScale=0.5)``: each named constant's value is replaced
+    by ``repr(value)``; a name the file does not define is an error (the lab would test nothing).
+    """
+    path = Path(settings_h)
+    text = path.read_text()
+    for name, value in values.items():
+        pattern = re.compile(rf"(\b{re.escape(name)}\s*=\s*)[^;]+;")
+        if not pattern.search(text):
+            raise ValueError(f"{path} defines no {name}")
+        text = pattern.sub(lambda m: f"{m.group(1)}{value!r};", text, count=1)
+    path.write_text(text)
+    return path
+
+
+def broken_sketch(folder: str | os.PathLike[str], model_bytes: bytes, config: Any, labels: int = 3,
+                  arena: int = 2048, zero_point: int = 0, scale: float = 0.5) -> Path:
+    """The kit's keyword sketch with a model exported into it, then four settings typed in wrong (lab 5)."""
+    from ..config import save_json
+    from ..export import export_model
+    from ..sketches import copy_sketch
+
+    folder = copy_sketch("kws", folder)
+    (folder / "model_int8.tflite").write_bytes(model_bytes)
+    save_json(config, folder / "config.json")
+    export_model(folder / "model_int8.tflite", folder / "config.json", folder)
+    hand_type_settings(folder / "model_settings.h", kNumLabels=int(labels), kTensorArenaSize=int(arena),
+                       kInputZeroPoint=int(zero_point), kInputScale=float(scale))
+    return folder
+
+
+def cached_reference(name: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays every submission of a lab needs, computed once per grading run.
+
+    While ``tinymlkit grade`` runs, ``TINYMLKIT_GRADING_CACHE`` names a folder shared by the run's notebooks:
+    the first computes the arrays and stores them, the others load them. Anywhere else (a student's own
+    run, ``nbgrader validate``) they are simply computed. ``name`` must say everything the values depend on.
+    """
+    folder = os.environ.get(CACHE_ENV, "").strip()
+    if not folder:
+        return compute()
+    from ..files import atomic_write_bytes
+
+    path = Path(folder) / (re.sub(r"[^A-Za-z0-9._-]", "_", name)[:80] + "-"
+                           + hashlib.sha256(name.encode()).hexdigest()[:16] + ".npz")
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files}
+        except (OSError, ValueError):
+            pass  # a damaged cache file is computed again and replaced
+    values = compute()
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, **values)
+    atomic_write_bytes(path, buf.getvalue())
+    return values
+
+
+def pretrained_base(make_base: Callable[[], Any], x: np.ndarray, y: np.ndarray, num_labels: int, epochs: int,
+                    seed: int, normalization: Any, progress: bool = True) -> tuple[Any, float]:
+    """A base pre-trained with a head of its own on (x, y), the last fifth held out; returns it and its best validation accuracy.
+
+    Lab 6's starting point. During a grading run the trained weights are computed once (:func:`cached_reference`),
+    so every student starts from the same base and the run does not train it once per student.
+    """
+    from ..config import TrainConfig
+    from ..models.mobilenet import add_classifier_head, get_base
+    from ..train import fit, set_seed
+    from ..vision.int8_input import normalize
+
+    set_seed(seed)  # before the base is built: its initial weights come from this seed too
+    base = make_base()
+    digest = hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()[:16]
+    shapes = "x".join(str(int(np.prod(w.shape))) for w in base.weights)
+    key = f"pretrained_base-{base.name}-{shapes}-{digest}-{num_labels}-{epochs}-{seed}-{normalization}"
+
+    def compute() -> dict[str, np.ndarray]:
+        model = add_classifier_head(base, num_labels)
+        n = len(x) // 5
+        result = fit(model, normalize(x[n:], normalization), y[n:], normalize(x[:n], normalization), y[:n],
+                     TrainConfig(epochs=epochs, batch_size=32, learning_rate=0.005, patience=epochs, seed=seed),
+                     progress=progress)
+        weights = get_base(model).get_weights()
+        return {**{f"w{i}": np.asarray(w) for i, w in enumerate(weights)},
+                "val_accuracy": np.asarray(max(result.history["val_accuracy"]), dtype=np.float64)}
+
+    values = cached_reference(key, compute)
+    base.set_weights([values[f"w{i}"] for i in range(len(base.weights))])
+    return base, float(values["val_accuracy"])
