@@ -6,27 +6,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from .common import int_in, seconds
+
 __all__ = ["register"]
-
-
-def _workers(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= n <= 512:
-        raise argparse.ArgumentTypeError(f"give 0 (no Dask, one after the other) to 512, not {n}")
-    return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not math.isfinite(v) or v <= 0 or v > 86400:
-        raise argparse.ArgumentTypeError(f"give a number of seconds above 0 and at most 86400, not {text}")
-    return v
 
 
 def register(sub: Any) -> None:
@@ -44,13 +26,13 @@ def register(sub: Any) -> None:
                    help="where the submissions are: nbgrader's submitted/<student>/<lab>/ (default: COURSE_DIR/submitted), "
                         "an exchange inbound folder (<student>+<lab>+<time>/), or a folder of <student_id>.ipynb (with --lab)")
     p.add_argument("--lab", metavar="LAB", help="grade this lab only (needed for a folder of <student_id>.ipynb)")
-    p.add_argument("--workers", type=_workers, default=2, metavar="N",
+    p.add_argument("--workers", type=int_in(0, 512), default=2, metavar="N",
                    help="Dask workers on this machine (default 2; 0 grades one after the other without Dask)")
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use a running dask-scheduler (workers started with `dask worker tcp://HOST:PORT` on each "
                         "machine, the kit installed there) instead of a local cluster")
-    p.add_argument("--cell-timeout", type=_seconds, metavar="S", help="seconds per cell (default: the course config)")
-    p.add_argument("--budget", type=_seconds, metavar="S",
+    p.add_argument("--cell-timeout", type=seconds, metavar="S", help="seconds per cell (default: the course config)")
+    p.add_argument("--budget", type=seconds, metavar="S",
                    help="seconds per notebook (default: the course config's BudgetedExecute.notebook_budget)")
     p.add_argument("--force", action="store_true", help="grade again submissions that are unchanged since the last run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
