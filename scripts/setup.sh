@@ -44,4 +44,7 @@ if [ ! -d "$VENV/share/jupyter/nbconvert/templates" ]; then
   nbc=$("$VENV/bin/python" -c 'import nbconvert; print(nbconvert.__version__)')
   "$VENV/bin/python" -m pip install -q --force-reinstall --no-deps "nbconvert==$nbc"
 fi
+# librosa compiles some functions with numba on first use (minutes on a fresh install): do it now, not inside a
+# graded cell whose timeout it would exceed.
+"$VENV/bin/python" -m tinymlkit.audio.jit_cache
 echo "setup: ready ($("$VENV/bin/python" -c 'import tinymlkit, sys; print("tinymlkit", tinymlkit.__version__, "on Python", sys.version.split()[0])'))"

@@ -55,6 +55,12 @@ def _nb(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def _text(cell: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat stores it as a string or as a list of lines)."""
+    src = cell["source"]
+    return src if isinstance(src, str) else "".join(src)
+
+
 def _cell(nb: dict[str, Any], gid: str) -> dict[str, Any]:
     return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == gid)
 
@@ -67,7 +73,8 @@ def test_tamper_report_names_every_change():
     sub["cells"].remove(_cell(sub, "test_frame_signal"))
     stripped = _cell(sub, "test_mel_scale")
     stripped["metadata"] = {}
-    _cell(sub, "text-04")["source"] += "\nI changed the instructions."
+    text = _cell(sub, "text-04")
+    text["source"] = _text(text) + "\nI changed the instructions."
     moved = _cell(sub, "test_log_mel")
     sub["cells"].remove(moved)
     sub["cells"].insert(3, moved)
@@ -159,7 +166,7 @@ def _secret_lines(source: dict[str, Any], release_text: str) -> set[str]:
     out = set()
     for c in source["cells"]:
         inside = False
-        for line in c["source"].splitlines():
+        for line in _text(c).splitlines():
             if "BEGIN HIDDEN TESTS" in line:
                 inside = True
                 continue
@@ -250,7 +257,7 @@ def test_grade_command_end_to_end(tmp_path):
     assert exported == {k: v for k, v in scores.items()}
     proc = run_nbgrader(course, ["generate_feedback", LAB], env={**os.environ, "PATH": SYSTEM_PATH}, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    secrets = _secret_lines(source, "\n".join(c["source"] for c in release["cells"]))
+    secrets = _secret_lines(source, "\n".join(_text(c) for c in release["cells"]))
     assert secrets
     pages = sorted((course / "feedback").rglob("*.html"))
     assert len(pages) == len(scores)

@@ -127,19 +127,23 @@ def test_runner_refuses_a_damaged_model_instead_of_crashing(damaged, backend):
         ModelRunner(path, backend=backend)
 
 
-def _activation_too_small(m):
-    # Structurally valid (every index in range), but the depthwise output is declared 1x1: TFLM's kernel
-    # writes past it and the process dies with SIGSEGV. No static check catches every such model.
-    m.subgraphs[0].tensors[m.subgraphs[0].operators[1].outputs[0]].shape = [1, 1]
+def _batch_too_large(m):
+    # Structurally valid (every index in range, every shape possible), but the fully connected layer's output (and
+    # the softmax after it) claim 10,000 rows: TFLM's kernel takes its row count from the output shape and reads
+    # 10,000 x 4,000 input bytes from a 4,000-byte activation, far past the arena, and the process dies with SIGSEGV
+    # every time. (An output declared too small, the first try here, crashed or not with the heap's layout.)
+    g = m.subgraphs[0]
+    g.tensors[g.operators[2].outputs[0]].shape = [10_000, 4]
+    g.tensors[g.operators[3].outputs[0]].shape = [10_000, 4]
 
 
 @needs_tflm
 @pytest.mark.parametrize("backend", ["tflm"])
 def test_a_crash_in_the_interpreter_is_contained(tmp_path, reference, backend):
     path = tmp_path / "crashes.tflite"
-    path.write_bytes(_mutate(reference, _activation_too_small))
+    path.write_bytes(_mutate(reference, _batch_too_large))
     validate_model(path.read_bytes(), str(path))  # passes the static checks
-    with pytest.raises(ModelLoadError, match=rf"{path}: the TFLM interpreter crashed \(signal 11\)"):
+    with pytest.raises(ModelLoadError, match=rf"{path}: the TFLM interpreter crashed \(signal \d+\)"):
         ModelRunner(path, backend=backend)
     # The same for export's arena measurement and for check-sketch: one line, no signal here.
     save_json(KwsRunConfig(), tmp_path / "config.json")
