@@ -19,7 +19,7 @@ from ..data.speech_commands import SPLITS, KwsDataset, build_dataset, clip_for, 
 from ..data.synth_speech import NOISE_KINDS, SynthSpeechConfig, make_synthetic_speech
 from ..errors import KitError
 from ..evaluate import classification_metrics, compare_runtimes, headline, score_folder
-from ..export import export_model
+from ..export.write import export_model
 from ..files import atomic_path, atomic_write_bytes, atomic_write_text
 from ..models import build_kws_model
 from ..paths import dataset_dir

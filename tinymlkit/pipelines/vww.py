@@ -420,7 +420,7 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
     sketch_files: tuple[Path, ...] = ()
     if sketch is not None:
         with steps("export"):
-            from ..export import export_model
+            from ..export.write import export_model
 
             sketch_files = export_model(out / "model_int8.tflite", out / "config.json", sketch,
                                         arena_measured=arena).files
