@@ -32,7 +32,7 @@ AUDIO_REALTIME_BYTES_PER_S = 16000 * 2
 
 
 def _board() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tinymlkit.board.virtual", "--board-id", "0be4c400"],
+    proc = subprocess.Popen([sys.executable, "-m", "tinymlkit.cli.virtual_board", "--board-id", "0be4c400"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
     port = proc.stdout.readline().strip()
     if not port.startswith("/dev/"):

@@ -268,7 +268,7 @@ def test_run_scores_int8_on_tflm_and_writes_the_sketch(fast_run):
 
 @pytest.mark.slow
 def test_sketch_includes_and_generated_names_resolve(fast_run):
-    from tinymlkit.sketches import generated_name_problems, include_problems
+    from tinymlkit.export.sketches import generated_name_problems, include_problems
 
     _, sketch, _ = fast_run
     assert include_problems(sketch) == []
@@ -277,7 +277,7 @@ def test_sketch_includes_and_generated_names_resolve(fast_run):
 
 @pytest.mark.slow
 def test_generated_headers_and_model_compile_for_cortex_m4f(fast_run, tmp_path):
-    from tinymlkit.sketches import library_src
+    from tinymlkit.export.sketches import library_src
 
     compiler = shutil.which("arm-none-eabi-g++") or shutil.which("g++")
     if compiler is None:

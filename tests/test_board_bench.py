@@ -11,12 +11,13 @@ from tinymlkit.board import protocol as p
 from tinymlkit.board.bench import bench
 from tinymlkit.board.camera import camera_view
 from tinymlkit.board.virtual import VirtualBoard, _Engine
+from tinymlkit.board_input import BoardInput, board_input
 from tinymlkit.cli import main
 from tinymlkit.config import ImageInputConfig, VwwRunConfig, save_json
 from tinymlkit.errors import KitError
 from tinymlkit.inspect import inspect_model
 from tinymlkit.targets import NANO33BLE
-from tinymlkit.vision.int8_input import normalize
+from tinymlkit.vision.int8_input import pixel_to_int8_table, pixels_to_int8
 from tinymlkit.vision.preprocess import prepare_frame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +30,7 @@ def kws_board():
     """A virtual board running the committed keyword model, on a pseudo-terminal."""
     if not KWS_MODEL.is_file():
         pytest.skip(f"{KWS_MODEL} is missing: the repository ships it with the kws sketch")
-    with VirtualBoard(model=KWS_MODEL, config=KWS_CONFIG) as board:
+    with VirtualBoard(model=board_input(KWS_CONFIG, KWS_MODEL)) as board:
         yield board
 
 
@@ -89,10 +90,13 @@ def test_virtual_board_normalizes_images_as_the_run_config_says(tmp_path, person
     # The normalisation lives on cfg.image; reading it elsewhere silently used the default.
     cfg_path = tmp_path / "config.json"
     save_json(VwwRunConfig(image=ImageInputConfig(normalization="zero_to_one")), cfg_path)
-    engine = _Engine(person_detection_dir / "person_detect.tflite", cfg_path)
+    bi = BoardInput(cfg_path, person_detection_dir / "person_detect.tflite")
+    engine = _Engine(bi)
     board = VirtualBoard()
     x = engine.features(board.audio, board.images, 0)
     pixels = prepare_frame(camera_view(board.images.frame(0), engine.pixel_format), 96, 96, 1)
-    assert np.array_equal(x, normalize(pixels, "zero_to_one"))
-    assert not np.array_equal(x, normalize(pixels, "minus_one_to_one"))
-    assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0
+    q = bi.input_quant
+    assert x.dtype == np.int8
+    assert np.array_equal(x, pixels_to_int8(pixels, pixel_to_int8_table(q.scale, q.zero_point, "zero_to_one")))
+    assert not np.array_equal(x, pixels_to_int8(pixels, pixel_to_int8_table(q.scale, q.zero_point,
+                                                                             "minus_one_to_one")))

@@ -58,7 +58,7 @@ def test_damaged_frames_are_dropped_reported_and_asked_for_again(tmp_path):
 
 
 def _start_board_process(*args: str) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-m", "tinymlkit.board.virtual", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "tinymlkit.cli.virtual_board", *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     port = proc.stdout.readline().strip()
     if not port.startswith("/dev/"):

@@ -86,8 +86,7 @@ def test_virtual_board_feeds_the_model_as_board_input_does(zero_to_one_run: Path
     frame = camera_view(ImageSource(tmp_path / "frames").frame(0), PIXEL_FORMATS["RGB565_BE"])
     probs = board_input.probabilities(board_input.run(board_input.frame_to_input(frame)))
     want = np.clip(np.round(probs * 255.0), 0, 255) / 255.0
-    with VirtualBoard(images_dir=tmp_path / "frames", model=run / "model_int8.tflite",
-                      config=run / "config.json") as vb:
+    with VirtualBoard(images_dir=tmp_path / "frames", model=board_input) as vb:
         report = monitor(vb.port, count=2)
     assert report.results and all(np.allclose(r.scores, want, atol=1e-6) for r in report.results)
 

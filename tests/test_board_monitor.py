@@ -8,6 +8,7 @@ import pytest
 
 from tinymlkit.board.monitor import Result, format_result, monitor, plot_results
 from tinymlkit.board.virtual import VirtualBoard
+from tinymlkit.board_input import board_input
 from tinymlkit.cli import main
 from tinymlkit.config import KwsRunConfig, KwsTaskConfig, VwwRunConfig, VwwTaskConfig, save_json
 from tinymlkit.errors import KitError
@@ -34,7 +35,7 @@ def test_keyword_model_results_stream_live_and_match_tflm(tmp_path, micro_speech
     cfg = KwsRunConfig(task=KwsTaskConfig(words=("yes", "no")))
     config = save_json(cfg, tmp_path / "config.json")
 
-    with VirtualBoard(audio, model=model, config=config, board_id=0x5EED) as vb:
+    with VirtualBoard(audio, model=board_input(config, model), board_id=0x5EED) as vb:
         seen: list[Result] = []
         report = monitor(vb.port, count=4, on_result=seen.append)
         assert report.hello is not None and report.hello.can("INFERENCE")
@@ -58,7 +59,7 @@ def test_keyword_model_results_stream_live_and_match_tflm(tmp_path, micro_speech
 def test_person_detector_results_on_the_virtual_camera(tmp_path, person_detection_dir, tflm):
     from tinymlkit.runtime import ModelRunner
     from tinymlkit.vision.image_io import load_image
-    from tinymlkit.vision.int8_input import normalize
+    from tinymlkit.vision.int8_input import pixel_to_int8_table, pixels_to_int8
 
     images = tmp_path / "images"
     images.mkdir()
@@ -67,13 +68,16 @@ def test_person_detector_results_on_the_virtual_camera(tmp_path, person_detectio
     cfg = VwwRunConfig(task=VwwTaskConfig(labels=("non_person", "person")))
     config = save_json(cfg, tmp_path / "config.json")
     model = person_detection_dir / "person_detect.tflite"
-    with VirtualBoard(images_dir=images, model=model, config=config, camera_size=(96, 96),
+    with VirtualBoard(images_dir=images, model=board_input(config, model), camera_size=(96, 96),
                       pixel_format="gray8") as vb:
         report = monitor(vb.port, count=2)
-    # The 96x96 grayscale camera passes the photos through unchanged: the scores are TFLM's on them.
+    # The 96x96 grayscale camera passes the photos through unchanged: the scores are TFLM's on them, fed
+    # through the sketch's pixel table (model scale/zero point, config normalisation), as the board does.
     runner = ModelRunner(model)
+    q = runner.input_quant
+    table = pixel_to_int8_table(q.scale, q.zero_point, cfg.image.normalization)
     for r, name in zip(report.results, ["no_person.bmp", "person.bmp"]):
-        probs = runner.predict(normalize(load_image(images / name, 1))[None])[0]
+        probs = runner.from_output(runner.run_raw(pixels_to_int8(load_image(images / name, 1), table))).reshape(-1)
         assert r.scores == tuple(float(v) / 255 for v in np.clip(np.round(probs * 255), 0, 255))
         assert r.label == cfg.labels[int(np.argmax(probs))]
     assert report.results[0].scores != report.results[1].scores
@@ -89,15 +93,17 @@ def test_monitor_without_a_model_says_how_to_start_one(tmp_path):
             monitor(vb.port, count=1)
 
 
-def test_virtual_board_refuses_half_a_model_setup(tmp_path):
-    with pytest.raises(KitError, match="both --model and --config"):
+def test_virtual_board_refuses_half_a_model_setup(tmp_path, capsys):
+    assert main(["virtual-board", "--model", str(tmp_path / "m.tflite")]) == 2
+    assert "both --model and --config" in capsys.readouterr().err
+    with pytest.raises(KitError, match="board input"):  # a bare path is not a model's input path
         VirtualBoard(model=tmp_path / "m.tflite")
 
 
 def test_model_and_config_that_disagree_are_refused(tmp_path, micro_speech_dir, tflm):
     config = save_json(KwsRunConfig(task=KwsTaskConfig(words=("yes", "no", "up"))), tmp_path / "config.json")
     with pytest.raises(KitError, match="4 outputs but .* 5 labels"):
-        VirtualBoard(model=micro_speech_dir / "micro_speech_quantized.tflite", config=config)
+        board_input(config, micro_speech_dir / "micro_speech_quantized.tflite")
 
 
 def test_a_board_error_is_printed_once(capsys):

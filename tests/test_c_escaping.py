@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tinymlkit.check_sketch import c_literal_value
+from tinymlkit.export.c_source import c_literal_value
 from tinymlkit.config import ConfigError, KwsRunConfig, KwsTaskConfig, save_json
-from tinymlkit.export import c_comment, c_string, export_model
+from tinymlkit.export.render import c_comment, c_string
+from tinymlkit.export.write import export_model
 
 needs_gpp = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tinymlkit.check_sketch import SketchError, check_sketch, embedded_models, read_sources, strip_comments
+from tinymlkit.export.c_source import embedded_models, read_sources, strip_comments
+from tinymlkit.export.checks import SketchError, check_sketch
 from tinymlkit.cli import main
 from tinymlkit.config import KwsRunConfig, save_json
-from tinymlkit.export import arena_with_headroom, export_model
+from tinymlkit.export.render import arena_with_headroom
+from tinymlkit.export.write import export_model
 from tinymlkit.runtime import measure_arena, tflm_available
 from tinymlkit.tflite_file import read_tflite, schema
 

@@ -253,7 +253,7 @@ def test_exit_curve_ends_are_the_two_models_and_threshold_is_chosen_within_the_d
 
 @pytest.mark.slow
 def test_early_exit_sketch_export_passes_check_sketch_for_both_stages(two_stages):
-    from tinymlkit.check_sketch import check_sketch
+    from tinymlkit.export.checks import check_sketch
     from tinymlkit.compress.early_exit import ExitPoint, export_early_exit
     from tinymlkit.config import KwsRunConfig, save_json
 
@@ -276,7 +276,7 @@ def test_early_exit_sketch_export_passes_check_sketch_for_both_stages(two_stages
 
 
 def test_committed_early_exit_sketch_is_consistent():
-    from tinymlkit.check_sketch import check_sketch
+    from tinymlkit.export.checks import check_sketch
 
     sketch = ROOT / "arduino_sketches" / "early_exit"
     if not (sketch / "model_data.cc").is_file():

@@ -12,7 +12,8 @@ import pytest
 
 from tinymlkit.config import KwsRunConfig, KwsTaskConfig, save_json
 from tinymlkit.errors import KitError
-from tinymlkit.export import arena_with_headroom, export_model, op_add_method
+from tinymlkit.export.render import arena_with_headroom, op_add_method
+from tinymlkit.export.write import export_model
 from tinymlkit.runtime import measure_arena, tflm_available
 
 needs_gpp = pytest.mark.skipif(shutil.which("g++") is None, reason="g++ is not installed")
@@ -120,7 +121,7 @@ def _export_to(tmp_path, micro_speech_dir, sketch=None, **kw):
 
 
 def test_every_generated_file_carries_a_marker_with_its_hash(tmp_path, micro_speech_dir):
-    from tinymlkit.export import GENERATED_FILES, generated_state
+    from tinymlkit.export.render import GENERATED_FILES, generated_state
     sketch, _ = _export_to(tmp_path, micro_speech_dir)
     for name in GENERATED_FILES:
         first = (sketch / name).read_text().splitlines()[0]
@@ -188,7 +189,7 @@ def test_sketch_carries_its_own_model_and_a_relative_manifest(tmp_path, micro_sp
     # Moving the sketch (as a git clone does) keeps every reference valid.
     moved = tmp_path / "elsewhere" / "kws"
     shutil.move(str(sketch), moved)
-    from tinymlkit.check_sketch import check_sketch
+    from tinymlkit.export.checks import check_sketch
     (moved / "kws.ino").write_text('#include "model_settings.h"\n#include "model_ops.h"\nstatic ModelOpResolver r;\n'
                                    "alignas(16) unsigned char tensor_arena[kTensorArenaSize];\n"
                                    "void setup() { RegisterModelOps(r); }\nvoid loop() {}\n")

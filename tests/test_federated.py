@@ -74,7 +74,7 @@ def test_flower_simulation_with_secagg_and_dropout_gives_an_int8_keyword_sketch(
         pytest.skip("Flower with its simulation extra is not installed (pip install \"tinymlkit[advanced]\")")
     from tinymlkit.federated.run import run_federated
     from tinymlkit.runtime import tflm_available
-    from tinymlkit.sketches import generated_name_problems
+    from tinymlkit.export.sketches import generated_name_problems
 
     cfg = FederatedConfig(num_clients=4, rounds=2, local_epochs=1, secagg=True, dropout=0.25, seed=3)
     dropped = {r: [c for c in range(4) if client_drops(cfg.seed, c, r, cfg.dropout)] for r in (1, 2)}

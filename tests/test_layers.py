@@ -22,7 +22,6 @@ LAYERS: dict[str, int] = {
     "tinymlkit.config": 0,
     "tinymlkit.targets": 0,
     "tinymlkit.plots": 0,
-    "tinymlkit.tflm_ops": 0,
     "tinymlkit.tf_quiet": 0,
     "tinymlkit.energy": 0,
     # 1: sensors, files and runtimes
@@ -34,16 +33,13 @@ LAYERS: dict[str, int] = {
     "tinymlkit.recognizer": 1,
     # 2: what turns data into models and models into sketch files
     "tinymlkit.board_input": 2,
-    "tinymlkit.board.virtual": 2,
     "tinymlkit.data": 2,
     "tinymlkit.models": 2,
     "tinymlkit.train": 2,
     "tinymlkit.convert": 2,
     "tinymlkit.evaluate": 2,
     "tinymlkit.inspect": 2,
-    "tinymlkit.export": 2,
-    "tinymlkit.check_sketch": 2,
-    "tinymlkit.sketches": 2,
+    "tinymlkit.export": 2,  # package: render, write, c_source, checks, sketches, ops
     "tinymlkit.streaming": 2,
     "tinymlkit.course": 2,
     # 3: whole jobs built from layer 2

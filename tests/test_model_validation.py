@@ -181,7 +181,7 @@ def test_check_sketch_fix_with_a_damaged_model_is_one_line(tmp_path, damaged, re
     save_json(KwsRunConfig(), tmp_path / "config.json")
     good = tmp_path / "good.tflite"
     good.write_bytes(reference)
-    from tinymlkit.export import export_model
+    from tinymlkit.export.write import export_model
     sk = tmp_path / "sk"
     export_model(good, tmp_path / "config.json", sk, arena_measured=7584)
     (sk / "sk.ino").write_text("void setup() {}\nvoid loop() {}\n")

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tinymlkit.cli import build_parser, main
-from tinymlkit.sketches import SKETCHES, sketch_dir
+from tinymlkit.export.sketches import SKETCHES, sketch_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SKETCHES_DIR = ROOT / "arduino_sketches"

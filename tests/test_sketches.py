@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tinymlkit.check_sketch import check_sketch
 from tinymlkit.config import VwwRunConfig
-from tinymlkit.export import GENERATED_FILES, export_model
-from tinymlkit.sketches import (MODEL_SKETCHES, SKETCHES, generated_name_problems, include_problems, library_src,
-                                sketch_dir)
+from tinymlkit.export.checks import check_sketch
+from tinymlkit.export.render import GENERATED_FILES
+from tinymlkit.export.sketches import (MODEL_SKETCHES, SKETCHES, generated_name_problems, include_problems,
+                                       library_src, sketch_dir)
+from tinymlkit.export.write import export_model
 
 # How the arduino:mbed_nano 4.2.4 core compiles C++ for the Nano 33 BLE (its platform.txt and the
 # ARDUINO_NANO33BLE variant's flag files): gnu++14, the soft-float calling convention with the FPU, and
@@ -61,7 +62,7 @@ def test_arduino_cli_version_is_one_that_accepts_the_profiles(name):
 def _include_problems(folder: Path, generated_expected: bool) -> list[str]:
     """Includes that resolve nowhere a board build looks: sketch folder, both kit libraries, pinned headers."""
     problems = include_problems(folder, generated_expected=generated_expected)
-    # tinymlkit.sketches.include_problems knows the TinyMLKit library; the board library is checked here.
+    # tinymlkit.export.sketches.include_problems knows the TinyMLKit library; the board library is checked here.
     return [msg for msg in problems
             if not (m := re.search(r'#include "([^"]+)"', msg)) or not (BOARD_LIBRARY / m.group(1)).is_file()]
 
@@ -102,6 +103,15 @@ def test_board_code_lives_once_in_the_board_library():
             assert "kit_bench_inference(" in ino and "kit_bench_step(" in ino and "kit_bench_poll(" in ino
         if "KIT_CAMERA" in ino or "camera_read(" in ino:
             assert '#include "kit_camera.h"' in ino
+    for name in ("early_exit", "anomaly"):  # the advanced track's model sketches share the same bring-up
+        d = sketch_dir(name)
+        ino = (d / f"{name}.ino").read_text(encoding="utf-8")
+        assert "kit_interpreter_begin(" in ino and "MicroInterpreter interpreter(" not in ino, name
+        assert "KitFillFrontendConfig(&c)" in ino and "c.window.size_ms" not in ino, name
+        assert "dir: ../libraries/TinyMLKitBoard\n" in (d / "sketch.yaml").read_text(encoding="utf-8"), name
+        # The board library's header resolves (early_exit's own exported files, early_exit.h and stage2/, do not
+        # exist until its export runs, so only this header is asserted here).
+        assert not [p for p in include_problems(d, generated_expected=False) if "kit_interpreter.h" in p], name
     props = (BOARD_LIBRARY.parent / "library.properties").read_text()
     assert "name=TinyMLKitBoard" in props
     # Header-only: a sketch that includes none of it (capture_audio) compiles none of it.

@@ -18,6 +18,7 @@ it gives the float values the model was trained on.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,21 +34,26 @@ class BoardInput:
     """The board's input path for one model and its run config."""
 
     def __init__(self, config: KwsRunConfig | VwwRunConfig | str | os.PathLike[str],
-                 model: ModelRunner | bytes | str | os.PathLike[str], backend: str | None = None) -> None:
+                 model: ModelRunner | bytes | str | os.PathLike[str], backend: str | None = None,
+                 labels: Sequence[str] | None = None) -> None:
+        """``labels`` replaces the config's output labels (a model scored with ``--labels`` and default settings)."""
         self.config: KwsRunConfig | VwwRunConfig = (
             config if isinstance(config, (KwsRunConfig, VwwRunConfig)) else load_run_config(config))
         self.runner = model if isinstance(model, ModelRunner) else ModelRunner(model, backend=backend)
         self.kind = self.config.kind
+        self._labels = tuple(labels) if labels is not None else tuple(self.config.labels)
         shape = tuple(self.runner.input_shape[1:])
         want = self.expected_shape
         if int(np.prod(shape)) != int(np.prod(want)):
             raise KitError(f"the model takes input {shape} but its config describes {want} "
                            f"({'image' if self.kind == 'vww' else 'micro features'}); use the config.json of "
                            "the run that made this model")
-        if self.runner.num_outputs != len(self.config.labels):
-            raise KitError(f"the model has {self.runner.num_outputs} outputs but the config lists "
-                           f"{len(self.config.labels)} labels {list(self.config.labels)}")
+        if self.runner.num_outputs != len(self._labels):
+            raise KitError(f"the model has {self.runner.num_outputs} outputs but the "
+                           f"{'config lists' if labels is None else 'labels given are'} "
+                           f"{len(self._labels)} labels {list(self._labels)}")
         self._table: np.ndarray | None = None
+        self._macs: int | None = None
 
     @property
     def expected_shape(self) -> tuple[int, ...]:
@@ -60,7 +66,7 @@ class BoardInput:
     @property
     def labels(self) -> tuple[str, ...]:
         """Output labels in order."""
-        return tuple(self.config.labels)
+        return self._labels
 
     @property
     def is_int8(self) -> bool:
@@ -71,6 +77,15 @@ class BoardInput:
     def input_quant(self) -> QuantParams | None:
         """The model's input scale and zero point (None for a float model)."""
         return self.runner.input_quant
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of one inference (``tinymlkit inspect``'s count, for latency estimates)."""
+        if self._macs is None:
+            from .inspect import inspect_model
+
+            self._macs = inspect_model(self.runner.model_bytes, measure=False).macs
+        return self._macs
 
     # -- images ---------------------------------------------------------------------------------
 
@@ -167,6 +182,7 @@ class BoardInput:
 
 
 def board_input(config: KwsRunConfig | VwwRunConfig | str | os.PathLike[str],
-                model: ModelRunner | bytes | str | os.PathLike[str], backend: str | None = None) -> BoardInput:
+                model: ModelRunner | bytes | str | os.PathLike[str], backend: str | None = None,
+                labels: Sequence[str] | None = None) -> BoardInput:
     """The board's input path for a run: ``board_input(RUN / 'config.json', RUN / 'model_int8.tflite')``."""
-    return BoardInput(config, model, backend)
+    return BoardInput(config, model, backend, labels)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .board_input import BoardInput
 from .runtime import LITERT, TFLM, ModelRunner, tflm_available
 
 __all__ = ["classification_metrics", "RuntimeComparison", "compare_runtimes", "score_runner", "score_folder",
@@ -115,7 +116,7 @@ def compare_runtimes(float_model: bytes | None, int8_model: bytes, x: np.ndarray
     return RuntimeComparison(metrics, diff, max_diff, flips)
 
 
-def score_folder(model: str | Path | bytes | ModelRunner, data: str | Path, labels: Sequence[str],
+def score_folder(model: str | Path | bytes | ModelRunner | BoardInput, data: str | Path, labels: Sequence[str],
                  audio: Any = None, backend: str | None = None, progress: bool = False,
                  details: bool = False) -> dict[str, Any]:
     """Score a keyword model on every clip of a folder in Speech Commands layout (real clips, usually).
@@ -124,15 +125,23 @@ def score_folder(model: str | Path | bytes | ModelRunner, data: str | Path, labe
     unknown. Bad files are skipped and listed (``skipped``), never fatal; a folder with nothing to score
     raises a ``KitError``. The result is :func:`classification_metrics` plus ``data``, ``backend``,
     ``skipped`` (a count) and ``skipped_files`` (file and reason); with ``details``, also ``files``,
-    ``true`` and ``predicted`` per clip (for scores per speaker or recording condition).
+    ``true`` and ``predicted`` per clip (for scores per speaker or recording condition). Each clip
+    reaches the model through :class:`~tinymlkit.board_input.BoardInput`, as on the board.
     """
-    from .audio.features import micro_features
-    from .config import AudioFrontendConfig
+    from .config import AudioFrontendConfig, KwsRunConfig
     from .data.speech_commands import clip_for, label_items
     from .errors import KitError
 
-    a = audio if audio is not None else AudioFrontendConfig()
-    runner = model if isinstance(model, ModelRunner) else ModelRunner(model, backend=backend)
+    if isinstance(model, BoardInput):
+        bi = model
+        a = bi.config.audio if audio is None else audio
+    else:
+        a = audio if audio is not None else AudioFrontendConfig()
+        runner = model if isinstance(model, ModelRunner) else ModelRunner(model, backend=backend)
+        if runner.num_outputs != len(labels):
+            raise KitError(f"the model has {runner.num_outputs} outputs but {len(labels)} labels were given "
+                           f"({', '.join(labels)})")
+        bi = BoardInput(KwsRunConfig(audio=a), runner, labels=labels)
     items, skipped = label_items(data, labels, a.sample_rate)
     good: list[tuple[Path, int]] = []
     feats = []
@@ -147,15 +156,16 @@ def score_folder(model: str | Path | bytes | ModelRunner, data: str | Path, labe
         except KitError as e:  # a file that passed the header check but not the read: skip, keep the batch
             skipped.append(str(e))
             continue
-        feats.append(micro_features(clip, a))
+        feats.append(bi.clip_to_input(clip))
         good.append((path, y))
     if not good:
         raise KitError(f"{data}: no clips to score for labels {list(labels)}"
                        + (f" ({len(skipped)} skipped, first: {skipped[0]})" if skipped else ""))
     x = np.stack(feats)
     y = np.array([i for _, i in good])
-    metrics, raw = score_runner(runner, x, y, labels, progress=progress)
-    metrics.update({"data": str(data), "backend": runner.backend, "skipped": len(skipped), "skipped_files": skipped})
+    raw = bi.run_batch(x, progress=progress)
+    metrics = classification_metrics(y, np.argmax(raw, axis=1), labels)
+    metrics.update({"data": str(data), "backend": bi.runner.backend, "skipped": len(skipped), "skipped_files": skipped})
     if details:
         metrics.update({"files": [str(p) for p, _ in good], "true": y.tolist(),
                         "predicted": np.argmax(raw, axis=1).tolist()})

@@ -35,7 +35,7 @@ from typing import Any
 from .runtime import ArenaMeasurement, tflm_available
 from .targets import Target, get_target
 from .tflite_file import ModelLoadError, TfliteModel, model_name, prod, read_model_bytes, read_tflite, schema
-from .tflm_ops import PINNED_LIBRARY, version_problem
+from .export.ops import PINNED_LIBRARY, version_problem
 
 __all__ = [
     "TensorSummary",

@@ -11,11 +11,10 @@
 
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend.h"
 #include "tensorflow/lite/experimental/microfrontend/lib/frontend_util.h"
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
 
 #include "anomaly_score.h"
 #include "feature_quant.h"
+#include "kit_interpreter.h"
 
 #include "model_data.h"
 #include "model_ops.h"
@@ -78,21 +77,7 @@ void fail(const char* what) {  // red LED blinking fast: setup failed, the reaso
 bool start_frontend() {
   FrontendConfig c;
   FrontendFillConfigWithDefaults(&c);
-  c.window.size_ms = kAudioWindowSizeMs;
-  c.window.step_size_ms = kAudioWindowStrideMs;
-  c.filterbank.num_channels = kAudioFeatureBins;
-  c.filterbank.lower_band_limit = kAudioLowerBandLimit;
-  c.filterbank.upper_band_limit = kAudioUpperBandLimit;
-  c.noise_reduction.smoothing_bits = kAudioSmoothingBits;
-  c.noise_reduction.even_smoothing = kAudioEvenSmoothing;
-  c.noise_reduction.odd_smoothing = kAudioOddSmoothing;
-  c.noise_reduction.min_signal_remaining = kAudioMinSignalRemaining;
-  c.pcan_gain_control.enable_pcan = kAudioEnablePcan;
-  c.pcan_gain_control.strength = kAudioPcanStrength;
-  c.pcan_gain_control.offset = kAudioPcanOffset;
-  c.pcan_gain_control.gain_bits = kAudioGainBits;
-  c.log_scale.enable_log = kAudioEnableLog;
-  c.log_scale.scale_shift = kAudioScaleShift;
+  KitFillFrontendConfig(&c);  // generated in model_settings.h from the config training used
   return FrontendPopulateState(&c, &g_frontend, kAudioSampleRate) != 0;
 }
 
@@ -132,18 +117,13 @@ void setup() {
   const uint32_t t0 = millis();
   while (!Serial && millis() - t0 < 3000) {
   }
-  const tflite::Model* model = tflite::GetModel(g_model);
-  if (model->version() != TFLITE_SCHEMA_VERSION) fail("model schema version differs from the library's");
   if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
-  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
-  g_interpreter = &interpreter;
-  if (g_interpreter->AllocateTensors() != kTfLiteOk) fail("AllocateTensors: the arena is too small; re-export");
+  const char* problem = kit_interpreter_begin(g_model, g_resolver, tensor_arena, kTensorArenaSize,
+                                              kInputElementCount, &g_interpreter);
+  if (problem != nullptr) fail(problem);
   g_input = g_interpreter->input(0);
   g_output = g_interpreter->output(0);
-  if (g_input->bytes != (size_t)kInputElementCount || g_input->type != kTfLiteInt8 ||
-      g_output->bytes != (size_t)kOutputElementCount || g_output->type != kTfLiteInt8) {
-    fail("tensors are not the exported shape/type: re-export");
-  }
+  if (g_output->bytes != (size_t)kOutputElementCount) fail("output tensor is not the exported shape: re-export");
   if (!start_frontend()) fail("micro frontend: out of memory");
   if (!kit_average_init(&g_average, kAnomalyAverageInferences)) fail("average window");
   PDM.onReceive(on_pdm_data);

@@ -6,4 +6,7 @@
 - ``scoring``: reconstruction error, clip scores, ROC AUC and the alarm threshold;
 - ``sketch``: the generated files of the live-monitoring sketch;
 - ``run``: data -> train -> int8 -> TFLM scores -> sketch, in one call.
+
+May import: layer 0-2 modules (config, errors, files, tf_quiet, audio, runtime, tflite_file, data,
+train, convert, export); nothing imports it but the command line.
 """

@@ -1,6 +1,6 @@
 """The generated files of the anomaly sketch (``arduino_sketches/anomaly``), from the model and its config.
 
-``tinymlkit.export.export_model`` renders keyword and person configs; an anomaly model needs other
+``tinymlkit.export.write.export_model`` renders keyword and person configs; an anomaly model needs other
 constants (the front end without noise reduction, the alarm threshold, how many inferences are
 averaged), so its ``model_settings.h`` is rendered here, while the model array and the op list come
 from ``tinymlkit.export``'s own renderers, unchanged.
@@ -18,11 +18,11 @@ import numpy as np
 
 from .. import __version__
 from ..errors import KitError
-from ..export import MANIFEST, arena_with_headroom, render_model_data, render_model_ops
+from ..export.render import (MANIFEST, arena_with_headroom, render_fill_frontend_config, render_model_data,
+                             render_model_ops)
 from ..files import atomic_write_text
 from ..runtime import tflm_available
-from ..tflite_file import read_model_bytes
-from ..tflite_file import TfliteModel, read_tflite
+from ..tflite_file import TfliteModel, read_model_bytes, read_tflite
 from .config import AnomalyRunConfig
 
 __all__ = ["render_anomaly_settings", "export_anomaly_sketch", "tflm_arena_bytes"]
@@ -112,6 +112,7 @@ def render_anomaly_settings(cfg: AnomalyRunConfig, model: TfliteModel, source: s
         f"constexpr int kFeatureCount = {cfg.model.frames};  // frames per model input",
         f"constexpr int kFeatureSize = {a.feature_bins};  // channels per frame",
         f"constexpr int kFeatureElementCount = {cfg.input_size};",
+        *render_fill_frontend_config(),
         "",
         "// ---- Alarm: mean squared reconstruction error, averaged over the last kAnomalyAverageInferences",
         f"constexpr float kAnomalyThreshold = {_c_float(cfg.scoring.threshold)};",

@@ -6,6 +6,7 @@ For notebooks::
     from tinymlkit.board.virtual import VirtualBoard
 
     board = VirtualBoard()            # or a real board's port from list_ports()
+    # with a model: VirtualBoard(model=board_input(RUN / "config.json", RUN / "model_int8.tflite"))
     port = board.start()
     capture(port, "audio", "yes", 20, "my_dataset")
     board.stop()
@@ -14,8 +15,10 @@ Modules: ``protocol`` (the specification, frames, the resynchronising reader), `
 ``spec_doc`` (its C header and document tables), ``link`` (a pyserial connection), ``ports``,
 ``capture``, ``monitor``, ``camera`` (pixel formats), ``virtual`` (the pseudo-terminal board).
 
-May import: errors, files, config and the other bottom-layer modules (audio, vision). ``virtual`` runs a
-model (runtime, inspect), so it sits one layer up and is imported as ``tinymlkit.board.virtual``, never from here.
+May import: errors, files, config, targets and the other layer-1 modules (audio, vision). ``virtual``
+runs a model only through the board input it is given (``tinymlkit.board_input``, built by its caller:
+the CLI's ``virtual-board``, a notebook, a test), so the whole package stays in layer 1; it is imported
+as ``tinymlkit.board.virtual``, not from here.
 """
 from .capture import CaptureError, CaptureReport, capture, dataset_summary, format_summary
 from .link import BoardLink, BoardTimeout, PortError, PortGone

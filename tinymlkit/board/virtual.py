@@ -2,9 +2,9 @@
 
 It opens a pty, and anything that takes a serial port (``tinymlkit capture``, ``monitor``, pyserial)
 can open its path like a board's. It answers HELLO, records clips and frames from folders (or makes
-them up), and, given a model and its run config, streams inference results computed on the TFLM
-interpreter. Tests, Colab and a class waiting for kits use it to go through the same steps. Asked to
-BENCH, it answers with the kit's latency estimate for the model, marked as an estimate (a virtual
+them up), and, given a model's board input (``tinymlkit.board_input.board_input(config, model)``),
+streams inference results computed on it (the TFLM interpreter) exactly as the sketch feeds the
+model. Tests, Colab and a class waiting for kits use it to go through the same steps. Asked to BENCH, it answers with the kit's latency estimate for the model, marked as an estimate (a virtual
 board has no clock worth measuring).
 
 For tests it can also misbehave on purpose (``faults``): garbage before a frame, a frame cut in
@@ -12,17 +12,15 @@ half, a bad CRC, or an impossible length.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import random
 import select
 import socket
-import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -31,14 +29,15 @@ from . import protocol as p
 from .camera import camera_view, encode_pixels
 
 __all__ = [
+    "CAMERA_SIZE",
     "FAULT_KINDS",
+    "InputPath",
     "AudioSource",
     "ImageSource",
     "VirtualBoard",
     "default_board_id",
     "generated_clip",
     "generated_image",
-    "main",
 ]
 
 FAULT_KINDS = ("garbage", "cut", "bad_crc", "too_long")
@@ -137,22 +136,33 @@ class ImageSource:
         return preprocess_image(img, self.size[0], self.size[1], 3)
 
 
+class InputPath(Protocol):
+    """What the virtual board needs of a model: :class:`tinymlkit.board_input.BoardInput` provides it."""
+
+    kind: str
+    labels: tuple[str, ...]
+    macs: int
+
+    def clip_to_input(self, clip: np.ndarray) -> np.ndarray: ...
+    def frame_to_input(self, frame: np.ndarray) -> np.ndarray: ...
+    def run(self, x: np.ndarray) -> np.ndarray: ...
+    def probabilities(self, raw: np.ndarray) -> np.ndarray: ...
+
+
 class _Engine:
-    """A model and the way the sketch feeds it; produces RESULT messages."""
+    """A model's board input path; produces RESULT messages as the sketch would."""
 
-    def __init__(self, model: str | os.PathLike[str], config: str | os.PathLike[str]) -> None:
-        from ..config import load_run_config
-        from ..runtime import ModelRunner
-
-        # The model first: a damaged one is named before anything is said about its config.
-        self.runner = ModelRunner(model)
-        self.cfg = load_run_config(config)
-        self.labels = tuple(self.cfg.labels)
-        if self.runner.num_outputs != len(self.labels):
-            raise KitError(f"{model}: the model has {self.runner.num_outputs} outputs but {config} lists "
-                           f"{len(self.labels)} labels {list(self.labels)}")
-        self.kind = self.cfg.kind
-        self.model_path = Path(model)
+    def __init__(self, model: InputPath, pixel_format: int = p.PIXEL_FORMATS["RGB565_BE"]) -> None:
+        missing = [m for m in ("kind", "labels", "clip_to_input", "frame_to_input", "run", "probabilities")
+                   if not hasattr(model, m)]
+        if missing:
+            raise KitError(f"the virtual board runs a model through its board input, not {type(model).__name__}: "
+                           "VirtualBoard(model=board_input(RUN / 'config.json', RUN / 'model_int8.tflite')) "
+                           "(from tinymlkit.board_input import board_input)")
+        self.board_input = model
+        self.labels = tuple(model.labels)
+        self.kind = model.kind
+        self.pixel_format = pixel_format
         self._estimate: p.Timing | None = None
 
     def estimate(self, target: str = "nano33ble") -> p.Timing:
@@ -162,11 +172,10 @@ class _Engine:
         estimates (MACs x cycles per MAC / clock, with the sources' range), marked as an estimate.
         """
         if self._estimate is None:
-            from ..inspect import inspect_model
             from ..targets import get_target
 
             t = get_target(target)
-            macs = inspect_model(self.model_path, measure=False).macs
+            macs = int(self.board_input.macs)
             low, high = t.latency_range_ms(macs)
             central_us = round(t.latency_ms(macs) * 1000)
             note = (f"ESTIMATE, not measured: {macs:,} MACs x {t.cycles_per_mac:g} cycles/MAC "
@@ -177,29 +186,17 @@ class _Engine:
                                       note[: p.MAX_TEXT])
         return self._estimate
 
-    pixel_format: int = p.PIXEL_FORMATS["RGB565_BE"]
-
     def features(self, audio: AudioSource, images: ImageSource, index: int) -> np.ndarray:
-        """The model input (real values) for clip or frame ``index``, computed as the sketch does."""
+        """The model's input for clip or frame ``index`` (int8 for an int8 model), as the sketch computes it."""
         if self.kind == "kws":
-            from ..audio.features import micro_features
-
-            clip = audio.clip(index).astype(np.float32) / 32768.0
-            return micro_features(clip, self.cfg.audio)
-        from ..vision.int8_input import normalize
-        from ..vision.preprocess import prepare_frame
-
-        img = self.cfg.image
-        pixels = prepare_frame(camera_view(images.frame(index), self.pixel_format), img.width, img.height,
-                               img.channels)
-        # The normalisation belongs to the image input (cfg.image), as training and export read it.
-        return normalize(pixels, img.normalization)
+            return self.board_input.clip_to_input(audio.clip(index))
+        return self.board_input.frame_to_input(camera_view(images.frame(index), self.pixel_format))
 
     def infer(self, audio: AudioSource, images: ImageSource, index: int, t0: float) -> p.InferenceResult:
-        """One inference on TFLM, as the RESULT message the sketch would send."""
+        """One inference, as the RESULT message the sketch would send."""
         x = self.features(audio, images, index)
         start = time.perf_counter()
-        probs = self.runner.predict(x[None])[0]
+        probs = self.board_input.probabilities(self.board_input.run(x)).reshape(-1)
         latency_us = int((time.perf_counter() - start) * 1e6)
         scores = bytes(int(v) for v in np.clip(np.round(probs * 255.0), 0, 255))
         top = int(np.argmax(probs))
@@ -220,7 +217,7 @@ class VirtualBoard:
 
     def __init__(self, audio_dir: str | os.PathLike[str] | None = None,
                  images_dir: str | os.PathLike[str] | None = None, *,
-                 model: str | os.PathLike[str] | None = None, config: str | os.PathLike[str] | None = None,
+                 model: InputPath | None = None,
                  board_id: int | None = None, name: str = "tinymlkit virtual board",
                  camera_size: tuple[int, int] = CAMERA_SIZE, pixel_format: str = "rgb565_be",
                  interval: float = 0.0, faults: dict[int, str] | None = None, seed: int = 0,
@@ -238,11 +235,8 @@ class VirtualBoard:
         self.protocol_version = protocol_version
         self._t0 = time.monotonic()
         self.engine: _Engine | None = None
-        if (model is None) != (config is None):
-            raise KitError("the virtual board needs both --model and --config to run inference")
-        if model is not None and config is not None:
-            self.engine = _Engine(model, config)
-            self.engine.pixel_format = self.pixel_format
+        if model is not None:
+            self.engine = _Engine(model, self.pixel_format)
             # Load TensorFlow's frontend and run the model once now, as a board is ready when it boots;
             # otherwise the first result would wait for imports (10-20 s) while the host times out.
             self.engine.infer(self.audio, self.images, 0, self._t0)
@@ -456,100 +450,3 @@ class VirtualBoard:
         job.next_at = time.monotonic() + self.interval
         if job.remaining is not None and job.sent >= job.remaining:
             self._finish()
-
-
-def _parse_fault(text: str) -> tuple[int, str]:
-    try:
-        index, kind = text.split(":", 1)
-        return int(index), kind
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--fault expects INDEX:KIND such as 3:bad_crc, got {text!r}") from None
-
-
-def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The virtual board's command-line options (shared by ``tinymlkit virtual-board``)."""
-    ap.add_argument("--audio", metavar="DIR", help="folder of .wav clips to 'record' (default: generated clips)")
-    ap.add_argument("--images", metavar="DIR", help="folder of images to 'see' (default: generated frames)")
-    ap.add_argument("--model", metavar="M.tflite", help="model to run for inference results")
-    ap.add_argument("--config", metavar="C.json", help="the model's run config (config.json)")
-    ap.add_argument("--board-id", metavar="HEX", type=_board_id, default=None,
-                    help="8-hex-digit board id (default: from this computer's name)")
-    ap.add_argument("--camera", metavar="WxH", default=f"{CAMERA_SIZE[0]}x{CAMERA_SIZE[1]}",
-                    help="camera frame size (default 160x120)")
-    ap.add_argument("--pixel-format", default="rgb565_be", choices=["gray8", "rgb565_be", "rgb565_le", "jpeg"],
-                    help="camera pixel format (default rgb565_be, the OV7675's byte order)")
-    ap.add_argument("--interval", type=_interval, default=0.0, metavar="S",
-                    help="seconds between clips/frames/results (default 0: as fast as the port takes them)")
-    ap.add_argument("--fault", action="append", type=_parse_fault, default=[], metavar="INDEX:KIND",
-                    help=f"damage data frame INDEX on purpose (testing); KIND in {', '.join(FAULT_KINDS)}")
-    ap.add_argument("--seed", type=int, default=0, help="seed of generated clips/frames and of faults")
-    ap.add_argument("--protocol-version", type=int, default=p.PROTOCOL_VERSION, help=argparse.SUPPRESS)
-
-
-def _board_id(text: str) -> int:
-    """An argparse type: a board id of 1 to 8 hexadecimal digits (the protocol carries 32 bits)."""
-    t = text.strip().lower().removeprefix("0x")
-    if not 1 <= len(t) <= 8 or any(c not in "0123456789abcdef" for c in t):
-        raise argparse.ArgumentTypeError(f"{text!r}: give 1 to 8 hexadecimal digits, e.g. 0c0ffee0")
-    return int(t, 16)
-
-
-def _interval(text: str) -> float:
-    """An argparse type: seconds between results, finite, from 0 to 60."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not (0.0 <= v <= 60.0):  # also refuses NaN
-        raise argparse.ArgumentTypeError(f"{text}: give 0 to 60 seconds")
-    return v
-
-
-def _camera(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise KitError(f"--camera expects WIDTHxHEIGHT such as 160x120, got {text!r}") from None
-    if not (8 <= w <= 320 and 8 <= h <= 240):
-        raise KitError(f"--camera {text}: width 8..320 and height 8..240 (the protocol's QVGA limit)")
-    return w, h
-
-
-def board_from_args(args: argparse.Namespace) -> VirtualBoard:
-    """A VirtualBoard configured from parsed command-line options."""
-    return VirtualBoard(args.audio, args.images, model=args.model, config=args.config, board_id=args.board_id,
-                        camera_size=_camera(args.camera), pixel_format=args.pixel_format, interval=args.interval,
-                        faults=dict(args.fault), seed=args.seed, protocol_version=args.protocol_version)
-
-
-def run(args: argparse.Namespace) -> int:
-    """Open the board, print its path on stdout (first line), serve until interrupted."""
-    board = board_from_args(args)
-    port = board.open()
-    print(port, flush=True)
-    print(f"tinymlkit: virtual board {board.board_id:08x} on {port} (Ctrl-C to stop). Try:\n"
-          f"  tinymlkit capture audio --port {port} --label yes --count 5 --out my_dataset",
-          file=sys.stderr, flush=True)
-    try:
-        board.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        board.stop()
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m tinymlkit.board.virtual``: the virtual board without loading the whole CLI."""
-    ap = argparse.ArgumentParser(prog="python -m tinymlkit.board.virtual", description=__doc__.split("\n")[0])
-    add_arguments(ap)
-    args = ap.parse_args(argv)
-    try:
-        return run(args)
-    except KitError as e:
-        print(f"tinymlkit: error: {e}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())

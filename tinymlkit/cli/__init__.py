@@ -1,4 +1,8 @@
-"""The ``tinymlkit`` command: one sub-command module per area, each with a ``register`` function."""
+"""The ``tinymlkit`` command: one sub-command module per area, each with a ``register`` function.
+
+May import anything in the kit: it is the top layer (4), and nothing imports it. Command modules import
+the heavy parts inside their handlers, so ``tinymlkit --help`` stays fast.
+"""
 from __future__ import annotations
 
 import argparse

@@ -66,7 +66,7 @@ def _check_plot_path(path: Path) -> None:
 
 
 def _virtual_board(args: argparse.Namespace) -> int:
-    from ..board.virtual import run
+    from .virtual_board import run
 
     return run(args)
 
@@ -131,7 +131,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sp.add_argument("--no-start", action="store_true", help="do not send START_INFERENCE (just listen)")
     sp.set_defaults(func=_monitor)
 
-    from ..board.virtual import add_arguments
+    from .virtual_board import add_arguments
 
     sp = sub.add_parser("virtual-board", help="a board on a pseudo-terminal: prints its path, then serves "
                         "capture and inference like the sketches")

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from ..export import export_model
+    from ..export.write import export_model
 
     r = export_model(args.model, args.config, args.sketch, force=args.force)
     print(f"wrote {', '.join(p.relative_to(args.sketch).as_posix() for p in r.files)} into {args.sketch}")

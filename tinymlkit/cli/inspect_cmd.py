@@ -51,7 +51,7 @@ def _inspect(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from ..check_sketch import check_sketch, fix_sketch
+    from ..export.checks import check_sketch, fix_sketch
     from ..errors import KitError
 
     if args.fix:

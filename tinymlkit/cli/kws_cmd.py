@@ -122,7 +122,9 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runner(args: argparse.Namespace, labels: tuple[str, ...]) -> Any:
+def _board_input(args: argparse.Namespace, labels: tuple[str, ...], cfg: Any) -> Any:
+    """The model's board input path: every clip reaches the model as the sketch feeds it."""
+    from ..board_input import BoardInput
     from ..errors import KitError
     from ..runtime import ModelRunner
 
@@ -130,7 +132,7 @@ def _runner(args: argparse.Namespace, labels: tuple[str, ...]) -> Any:
     if runner.num_outputs != len(labels):
         raise KitError(f"{args.model}: the model has {runner.num_outputs} outputs but {len(labels)} labels "
                        f"were given ({', '.join(labels)})")
-    return runner
+    return BoardInput(cfg, runner, labels=labels)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -138,15 +140,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..evaluate import headline, score_folder
 
     labels, cfg = labels_and_config(args, KwsRunConfig())
-    runner = _runner(args, labels)
-    metrics = score_folder(runner, args.data, labels, cfg.audio, progress=not args.json)  # type: ignore[union-attr]
+    bi = _board_input(args, labels, cfg)
+    metrics = score_folder(bi, args.data, labels, cfg.audio, progress=not args.json)  # type: ignore[union-attr]
     for s in metrics["skipped_files"]:
         print(f"skipped: {printable(s)}", file=sys.stderr)
     metrics = {"model": str(args.model), **metrics}
     if args.json:
         print_json(metrics)
     else:
-        print(f"{args.model} on {args.data} ({runner.backend}):")
+        print(f"{args.model} on {args.data} ({bi.runner.backend}):")
         print("  " + headline(metrics))
         for lab, r in metrics["per_class"].items():
             print(f"  {lab:<12} recall {'-' if r is None else f'{r:.3f}'}  ({metrics['support'][lab]} clips)")
@@ -157,13 +159,12 @@ def _predict(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..audio.augment import loudest_window
-    from ..audio.features import micro_features
     from ..audio.wav import read_wav
     from ..config import KwsRunConfig
     from ..errors import KitError
 
     labels, cfg = labels_and_config(args, KwsRunConfig())
-    runner = _runner(args, labels)
+    bi = _board_input(args, labels, cfg)
     a = cfg.audio  # type: ignore[union-attr]
     results, errors = [], []
     for path in args.wavs:
@@ -175,13 +176,13 @@ def _predict(args: argparse.Namespace) -> int:
             errors.append({"file": str(path), "error": text})
             continue
         clip, start = loudest_window(x, a.clip_samples)
-        scores = runner.predict(micro_features(clip, a)[None])[0]
+        scores = bi.probabilities(bi.run(bi.clip_to_input(clip)))
         best = int(np.argmax(scores))
         results.append({"file": str(path), "label": labels[best], "score": float(scores[best]),
                         "scores": {lab: float(s) for lab, s in zip(labels, scores)},
                         "window_start_s": start / a.sample_rate})
     if args.json:
-        print_json({"backend": runner.backend, "predictions": results, "errors": errors})
+        print_json({"backend": bi.runner.backend, "predictions": results, "errors": errors})
     else:
         for r in results:
             others = "  ".join(f"{k} {v:.2f}" for k, v in r["scores"].items())

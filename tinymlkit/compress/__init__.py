@@ -6,6 +6,10 @@
 - ``early_exit``: a two-model cascade with a threshold chosen on validation data and a sketch export;
 - ``lowbit``: weight quantisation-aware training at 8, 4 and 1 bits and honest packing of the weights;
 - ``workbench``: the keyword data and training helpers the lessons and benchmarks share.
+
+May import: layers 0-2 (config, errors, files, paths, energy, tf_quiet, runtime, tflite_file, data,
+train, convert, evaluate, inspect, export) and ``pipelines`` (the keyword data of a run); only the
+command line and the notebooks import it.
 """
 from __future__ import annotations
 

@@ -180,7 +180,7 @@ def export_early_exit(stage1: str | Path, stage2: str | Path, config: Any, sketc
     ``stage2/`` is itself a one-model sketch (it runs stage 2 alone, to time it on the board), so
     ``tinymlkit check-sketch`` checks each stage's generated files against its own model.
     """
-    from ..export import export_model
+    from ..export.write import export_model
 
     sketch = Path(sketch_dir)
     if sketch.resolve() != SKETCH_TEMPLATE.resolve():
@@ -207,7 +207,7 @@ def export_early_exit(stage1: str | Path, stage2: str | Path, config: Any, sketc
 
 
 def _hand_written(rel: Path) -> bool:
-    from ..export import GENERATED_FILES, MANIFEST
+    from ..export.render import GENERATED_FILES, MANIFEST
 
     return rel.name not in (*GENERATED_FILES, MANIFEST, EARLY_EXIT_HEADER, "early_exit.json") and \
         rel.suffix in (".ino", ".cpp", ".h", ".yaml", ".md")

@@ -6,4 +6,7 @@
 - ``run``: central training on the same clips, FedAvg, int8 on TFLM and export to the keyword sketch.
 
 Flower is an optional dependency (``pip install "tinymlkit[advanced]"``, which brings ``flwr[simulation]``).
+
+May import: layers 0-2 (config, errors, files, paths, tf_quiet, audio, runtime, data, models, train,
+convert, evaluate, export); only the notebooks import it.
 """

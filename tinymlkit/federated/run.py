@@ -205,7 +205,7 @@ def run_federated(out: str | os.PathLike[str], data: str | os.PathLike[str] | No
                  "model_bytes": len(int8)},
     }
     if sketch is not None:
-        from ..export import export_model
+        from ..export.write import export_model
 
         res = export_model(out / "model_int8.tflite", out / "config.json", sketch)
         metrics["sketch"] = {"folder": str(sketch), "arena": res.arena_size, "files": [f.name for f in res.files]}

@@ -37,8 +37,8 @@ def broken_sketch(folder: str | os.PathLike[str], model_bytes: bytes, config: An
                   arena: int = 2048, zero_point: int = 0, scale: float = 0.5) -> Path:
     """The kit's keyword sketch with a model exported into it, then four settings typed in wrong (lab 5)."""
     from ..config import save_json
-    from ..export import export_model
-    from ..sketches import copy_sketch
+    from ..export.write import export_model
+    from ..export.sketches import copy_sketch
 
     folder = copy_sketch("kws", folder)
     (folder / "model_int8.tflite").write_bytes(model_bytes)

@@ -14,20 +14,18 @@ import numpy as np
 from ..audio.augment import mix_background, random_noise_segment, time_shift
 from ..audio.features import micro_features
 from ..audio.perturb import PerturbConfig, make_feature_perturber, make_perturber
-from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig, save_json
+from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig
 from ..data.speech_commands import SPLITS, KwsDataset, build_dataset, clip_for, scan_folder
 from ..data.synth_speech import NOISE_KINDS, SynthSpeechConfig, make_synthetic_speech
 from ..errors import KitError
 from ..evaluate import classification_metrics, compare_runtimes, headline, score_folder
-from ..export import export_model
-from ..files import atomic_path, atomic_write_bytes, atomic_write_text
 from ..models import build_kws_model
 from ..paths import dataset_dir
-from ..runtime import measure_arena, tflm_available
-from .steps import StepTimer
 from ..train import TrainResult, fit, limit_threads, set_seed
+from .steps import StepTimer
+from .tail import RunResult, board_arena, export_sketch, finish, save_models, save_plots
 
-__all__ = ["KwsRunResult", "FAST_SYNTH", "FULL_SYNTH", "DEFAULT_SHARES", "DEFAULT_PERTURB", "AugmentHook",
+__all__ = ["FAST_SYNTH", "FULL_SYNTH", "DEFAULT_SHARES", "DEFAULT_PERTURB", "AugmentHook",
            "prepare_features", "draw_dataset", "run_kws", "load_run", "reuse_or_run_kws", "format_summary",
            "balanced_class_weights", "run_dataset", "course_data"]
 
@@ -37,20 +35,6 @@ FAST_SYNTH = SynthSpeechConfig(num_voices=24, takes=2, noise_seconds=10, extra_w
 FULL_SYNTH = SynthSpeechConfig(extra_words_per_voice=12, noise_kinds=NOISE_KINDS)
 """Synthetic set of the main job: 120 voices, 20 words three times each, 12 more words once each, and
 imitations of home noise (fan, tap, clatter, babble) besides coloured noise."""
-
-
-@dataclasses.dataclass
-class KwsRunResult:
-    """What ``run_kws`` produced."""
-
-    out: Path
-    """Run folder."""
-    config: KwsRunConfig
-    """The run's config (also in config.json)."""
-    metrics: dict[str, Any]
-    """Everything in metrics.json."""
-    sketch_files: tuple[Path, ...]
-    """Files written into the sketch folder (empty if no sketch was given)."""
 
 
 AugmentHook = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
@@ -205,7 +189,7 @@ def balanced_class_weights(y: np.ndarray, num_labels: int) -> dict[int, float]:
     return {i: float(len(y) / (np.count_nonzero(present) * c)) for i, c in enumerate(present) if c}
 
 
-def run_dataset(r: KwsRunResult) -> KwsDataset:
+def run_dataset(r: RunResult) -> KwsDataset:
     """The dataset a run trained and was scored on, drawn again (same folders, shares and seed)."""
     roots = [Path(p) for p in r.metrics["task"].get("data_roots", [])]
     missing = [str(p) for p in roots if not p.is_dir()]
@@ -271,12 +255,6 @@ def _load_init(init: str | Path, labels: Sequence[str]) -> tuple[Any, list[str]]
     return model, roots
 
 
-def _save_keras(model: Any, path: Path) -> None:
-    """Save a Keras model atomically (readers see the old file or the whole new one)."""
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-
-
 def _is_synthetic(root: Path) -> bool:
     """True for a folder made by the synthetic keyword set (its DATASET.json says so)."""
     try:
@@ -308,7 +286,7 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
             real_eval: str | Path | Sequence[str | Path] | None = None,
             perturb: PerturbConfig | bool | None = None, threads: int | None = None,
             synth: SynthSpeechConfig | None = None, mix_init_data: bool = True,
-            keras_model: Any = None) -> KwsRunResult:
+            keras_model: Any = None) -> RunResult:
     """Make or read data, train, convert to int8, evaluate on float/LiteRT/TFLM, save, export.
 
     ``data=None`` uses the offline synthetic set (made once); one folder or several (mixed) in Speech
@@ -404,32 +382,19 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
 
         float_bytes = to_float_tflite(keras_model)
         int8_bytes = to_int8_tflite(keras_model, x_tr)
-        atomic_write_bytes(out / "model_float.tflite", float_bytes)
-        atomic_write_bytes(out / "model_int8.tflite", int8_bytes)
-        _save_keras(keras_model, out / "model.keras")
-        save_json(cfg, out / "config.json")
+        save_models(out, keras_model, float_bytes, int8_bytes, cfg)
     with steps("evaluate"):
         comp = compare_runtimes(float_bytes, int8_bytes, x_te, y_te, cfg.labels, progress=progress)
-        arena = measure_arena(int8_bytes).arena_bytes if tflm_available() else None
+        arena = board_arena(int8_bytes)
         real: dict[str, Any] = {}
         for d in real_dirs:
             m = score_folder(int8_bytes, d, cfg.labels, cfg.audio, progress=progress)
             m.pop("skipped_files", None)
             real[str(d)] = m
-    sketch_files: tuple[Path, ...] = ()
-    if sketch is not None:
-        with steps("export"):
-            sketch_files = export_model(out / "model_int8.tflite", out / "config.json", sketch,
-                                        arena_measured=arena).files
-    with steps("plots"):
-        from ..plots import plot_confusion, plot_history, save_figure
-
-        if result.history:
-            save_figure(plot_history(result.history, f"{model} on {len(x_tr)} training examples"),
-                        out / "training.png")
-        best = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
-        save_figure(plot_confusion(best["confusion"], cfg.labels, "int8 model on the test split"), out / "confusion.png")
+    sketch_files = export_sketch(out, sketch, arena, steps)
     board = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
+    save_plots(out, result.history, f"{model} on {len(x_tr)} training examples", board["confusion"], cfg.labels,
+               steps)
     metrics = {
         "balanced_accuracy": board["balanced_accuracy"],
         "per_class": board["per_class"],
@@ -455,12 +420,11 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
         "steps_seconds": steps.seconds,
         "fast": fast,
     }
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return KwsRunResult(out, cfg, metrics, sketch_files)
+    return finish(out, cfg, metrics, sketch_files)
 
 
-def load_run(out: str | Path) -> KwsRunResult:
-    """A finished run folder as a ``KwsRunResult`` (config, metrics), without training anything."""
+def load_run(out: str | Path) -> RunResult:
+    """A finished run folder as a ``RunResult`` (config, metrics), without training anything."""
     from ..config import load_run_config
 
     out = Path(out)
@@ -474,10 +438,10 @@ def load_run(out: str | Path) -> KwsRunResult:
         metrics = json.loads((out / "metrics.json").read_text())
     except ValueError as e:
         raise KitError(f"{out / 'metrics.json'}: not valid JSON ({e})") from None
-    return KwsRunResult(out, cfg, metrics, ())
+    return RunResult(out, cfg, metrics, ())
 
 
-def reuse_or_run_kws(out: str | Path, fast: bool = False, **kwargs: Any) -> KwsRunResult:
+def reuse_or_run_kws(out: str | Path, fast: bool = False, **kwargs: Any) -> RunResult:
     """The run in ``out`` if it finished with the same fast setting (a notebook's earlier training), else train it.
 
     Notebooks 04-06 call this with notebook 03's run folder, so the course trains its model once. A
@@ -495,7 +459,7 @@ def reuse_or_run_kws(out: str | Path, fast: bool = False, **kwargs: Any) -> KwsR
     return run_kws(folder, fast=fast, **kwargs)
 
 
-def format_summary(r: KwsRunResult) -> str:
+def format_summary(r: RunResult) -> str:
     """A short, human summary of a run for the terminal: balanced accuracy, recall per class, false accepts first."""
     m = r.metrics
     lines = [f"Keyword model: {', '.join(r.config.labels)}",

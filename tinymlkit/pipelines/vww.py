@@ -14,7 +14,6 @@ at hand (``real_eval``) reports its accuracy on them beside the test split's.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,24 +21,24 @@ from typing import Any
 
 import numpy as np
 
-from .steps import StepTimer
 from ..board_input import BoardInput
-from ..config import ImageInputConfig, TrainConfig, VwwRunConfig, VwwTaskConfig, save_json
+from ..config import ImageInputConfig, TrainConfig, VwwRunConfig, VwwTaskConfig
 from ..data.image_folder import DatasetError, LoadedImages, load_image_folder, load_images, scan_image_folder
 from ..data.synth_images import PERSON_LABELS, SHAPE_LABELS, make_person_images, make_shape_images
 from ..errors import KitError
 from ..evaluate import classification_metrics
-from ..files import atomic_path, atomic_write_bytes, atomic_write_text
-from ..runtime import LITERT, TFLM, ModelRunner, measure_arena, tflm_available
+from ..files import atomic_path
+from ..runtime import LITERT, TFLM, ModelRunner, tflm_available
 from ..targets import NANO33BLE
 from ..vision.image_io import ImageError, open_image
 from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize
+from .steps import StepTimer
+from .tail import RunResult, board_arena, export_sketch, finish, save_models, save_plots
 
 __all__ = [
     "SYNTHETIC_NAME",
     "REAL_BASE",
     "VwwData",
-    "VwwRunResult",
     "RealPhotos",
     "synthetic_data",
     "folder_data",
@@ -92,20 +91,6 @@ class VwwData:
     """Images per split and label."""
     synthetic: bool = False
     """True for the drawn pipeline smoke-test set."""
-
-
-@dataclasses.dataclass
-class VwwRunResult:
-    """What :func:`run_vww` produced."""
-
-    out: Path
-    """Run folder."""
-    config: VwwRunConfig
-    """The run's config (also in config.json)."""
-    metrics: dict[str, Any]
-    """Everything in metrics.json."""
-    sketch_files: tuple[Path, ...]
-    """Files written into the sketch folder (empty without --sketch)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -336,7 +321,7 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
             sketch: str | Path | None = None, seed: int = 1234, labels: Sequence[str] | None = None,
             synthetic_sizes: tuple[int, int, int] | None = None, batch_size: int = 32,
             progress: bool = True, real_eval: str | Path | RealPhotos | None = None,
-            normalization: str = DEFAULT_NORMALIZATION, learning_rate: float | None = None) -> VwwRunResult:
+            normalization: str = DEFAULT_NORMALIZATION, learning_rate: float | None = None) -> RunResult:
     """Images -> MobileNetV1 -> int8 -> scores on TFLM -> run folder (and sketch files with ``sketch``).
 
     ``data=None`` uses the offline synthetic set (a pipeline smoke test); a folder path or a
@@ -389,11 +374,7 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
         ends = np.stack([np.zeros_like(d.train[0][0]), np.full_like(d.train[0][0], 255)])
         rep = np.concatenate([ends, representative_sample(d.train[0], 298, seed)])
         int8_bytes = to_int8_tflite(model, normalize(rep, normalization), max_samples=len(rep))
-        atomic_write_bytes(out / "model_float.tflite", float_bytes)
-        atomic_write_bytes(out / "model_int8.tflite", int8_bytes)
-        with atomic_path(out / "model.keras") as tmp:
-            model.save(tmp)
-        save_json(cfg, out / "config.json")
+        save_models(out, model, float_bytes, int8_bytes, cfg)
     with steps("evaluate"):
         scores = {"float": score_pixels(BoardInput(cfg, ModelRunner(float_bytes, backend=LITERT)), x_te, y_te,
                                         d.labels, progress=progress)}
@@ -401,7 +382,7 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
         board = BoardInput(cfg, ModelRunner(int8_bytes, backend=backend))
         int8_runner = board.runner
         scores[f"int8_{backend}"] = score_pixels(board, x_te, y_te, d.labels, progress=progress)
-        arena = measure_arena(int8_bytes).arena_bytes if tflm_available() else None
+        arena = board_arena(int8_bytes)
         table = board.pixel_table
         real_scores: dict[str, Any] = {}
         if photos is not None:
@@ -417,20 +398,10 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
             before["test_split"] = score_pixels(ref_board, x_te, y_te, d.labels)
             if photos is not None:
                 real_scores["before"] = _score_real(ref_board, photos, d.labels)
-    sketch_files: tuple[Path, ...] = ()
-    if sketch is not None:
-        with steps("export"):
-            from ..export import export_model
-
-            sketch_files = export_model(out / "model_int8.tflite", out / "config.json", sketch,
-                                        arena_measured=arena).files
-    with steps("plots"):
-        from ..plots import plot_confusion, plot_history, save_figure
-
-        save_figure(plot_history(tr["history"], f"MobileNetV1 alpha {alpha} on {len(d.train[1])} images"),
-                    out / "training.png")
-        best = scores.get("int8_tflm") or scores[f"int8_{backend}"]
-        save_figure(plot_confusion(best["confusion"], d.labels, "int8 model on the test split"), out / "confusion.png")
+    sketch_files = export_sketch(out, sketch, arena, steps)
+    best = scores.get("int8_tflm") or scores[f"int8_{backend}"]
+    save_plots(out, tr["history"], f"MobileNetV1 alpha {alpha} on {len(d.train[1])} images", best["confusion"],
+               d.labels, steps)
     from ..models.mobilenet import layer_costs
 
     costs = layer_costs(model)
@@ -465,8 +436,7 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
         "steps_seconds": steps.seconds,
         "fast": fast,
     }
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return VwwRunResult(out, cfg, metrics, sketch_files)
+    return finish(out, cfg, metrics, sketch_files)
 
 
 def _board_for(model: str | Path, labels: Sequence[str] | None, config: VwwRunConfig | str | Path | None,
@@ -677,7 +647,7 @@ def resolution_sweep(photos: str | Path, sizes: Sequence[int] = (64, 96, 128), w
     return rows
 
 
-def format_summary(r: VwwRunResult) -> str:
+def format_summary(r: RunResult) -> str:
     """A short, human summary of a run for the terminal."""
     m = r.metrics
     lines = [f"Person detector: MobileNetV1 alpha {m['model']['alpha']} at {'x'.join(map(str, m['model']['input']))}",

@@ -1,8 +1,9 @@
 """Check a sketch folder against its model before flashing: ops, arena, labels, shapes, quantisation, bytes, versions.
 
-The checker reads the sketch's own sources (``.ino``, ``.cpp``, ``.cc``, ``.h``), with comments
-blanked out so a commented-line never counts, and understands both the generated files of
-``tinymlkit.export`` (``model_settings.h``, ``model_ops.h``, ``model_data.cc``, the manifest
+Each check is one function returning its findings; :func:`check_sketch` finds the model and runs them.
+The checker reads the sketch's own sources (``.ino``, ``.cpp``, ``.cc``, ``.h``, through
+:mod:`tinymlkit.export.c_source`), with comments blanked out so a commented-line never counts, and understands both the generated files of
+``tinymlkit export`` (``model_settings.h``, ``model_ops.h``, ``model_data.cc``, the manifest
 ``tinymlkit_export.json``) and hand-written code in the TFLM examples' style
 (``tflite::MicroMutableOpResolver<4> resolver; resolver.AddFullyConnected();``,
 ``alignas(16) uint8_t tensor_arena[kTensorArenaSize];``).
@@ -13,53 +14,33 @@ model bytes embedded in the sketch. The arena is measured on TFLM, as ``tinymlki
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
 import hashlib
 import json
 import math
-import operator
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from .config import (FRONTEND_FIELDS, AudioFrontendConfig, ConfigError, KwsRunConfig, VwwRunConfig, from_dict,
-                     load_run_config)
-from .errors import KitError
-from .export import (ARENA_HEADROOM_FRACTION, ARENA_HEADROOM_MIN, MANIFEST, MODEL_DIR, arena_with_headroom,
-                     export_model)
-from .inspect import measure_arena_isolated
-from .runtime import ModelLoadError, tflm_available
-from .tflite_file import TfliteModel, prod, read_tflite
-from .tflm_ops import METHOD_FOR_OP, PINNED_LIBRARY, RESOLVER_METHODS, version_problem
+from ..config import (FRONTEND_FIELDS, AudioFrontendConfig, ConfigError, KwsRunConfig, VwwRunConfig, from_dict,
+                      load_run_config)
+from ..inspect import measure_arena_isolated
+from ..runtime import ModelLoadError, tflm_available
+from ..tflite_file import TfliteModel, prod, read_tflite
+from .c_source import (Constant, SketchError, SourceFile, c_strings, embedded_models, eval_float, eval_int,
+                       parse_constants, read_sources, strip_comments)
+from .ops import METHOD_FOR_OP, PINNED_LIBRARY, RESOLVER_METHODS, version_problem
+from .render import ARENA_HEADROOM_FRACTION, ARENA_HEADROOM_MIN, MANIFEST, MODEL_DIR, arena_with_headroom
+from .write import export_model
 
-__all__ = [
-    "SketchError",
-    "Finding",
-    "SketchReport",
-    "SourceFile",
-    "strip_comments",
-    "read_sources",
-    "parse_constants",
-    "eval_int",
-    "embedded_models",
-    "check_sketch",
-    "fix_sketch",
-    "c_literal_value",
-    "CHECKS",
-]
+__all__ = ["SketchError", "Finding", "SketchReport", "check_sketch", "fix_sketch", "CHECKS"]
 
-SOURCE_SUFFIXES = (".ino", ".cpp", ".cc", ".c", ".h", ".hpp")
 GENERATED_OPS = "model_ops.h"
 SETTINGS = "model_settings.h"
 CHECKS = ("model", "settings", "op-missing", "resolver-size", "resolver-method", "arena", "labels", "input-shape",
           "quantization", "audio-settings", "model-bytes", "op-version")
 """Every check, by the name its findings carry."""
-
-
-class SketchError(KitError, ValueError):
-    """A sketch folder the checker cannot read at all."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,211 +93,6 @@ class SketchReport:
         """Plain data for JSON."""
         return {"sketch": str(self.sketch), "model": self.model, "ok": self.ok,
                 "findings": [f.to_json() for f in self.findings]}
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceFile:
-    """A sketch source file and its text with comments blanked."""
-
-    path: Path
-    """The file."""
-    rel: str
-    """Path relative to the sketch folder."""
-    text: str
-    """Text as written."""
-    code: str
-    """Text with comments replaced by spaces (line numbers kept)."""
-
-    def line_of(self, pos: int) -> int:
-        """1-based line of a character offset."""
-        return self.code.count("\n", 0, pos) + 1
-
-
-def strip_comments(text: str) -> str:
-    """Blank out // and /* */ comments (not inside string or character literals), keeping line breaks."""
-    out = []
-    i, n = 0, len(text)
-    while i < n:
-        c = text[i]
-        if c in "\"'":
-            j = i + 1
-            while j < n and text[j] != c and text[j] != "\n":
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(" " * (j - i))
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append("".join(ch if ch == "\n" else " " for ch in text[i:j]))
-            i = j
-        else:
-            out.append(c)
-            i += 1
-    return "".join(out)
-
-
-def read_sources(sketch_dir: Path) -> list[SourceFile]:
-    """Every source file of the sketch (its folder and ``src/``, as the Arduino builder compiles them)."""
-    files = []
-    candidates = [p for p in sketch_dir.iterdir() if p.is_file()]
-    if (sketch_dir / "src").is_dir():
-        candidates += [p for p in (sketch_dir / "src").rglob("*") if p.is_file()]
-    for p in sorted(candidates):
-        if p.suffix.lower() not in SOURCE_SUFFIXES:
-            continue
-        try:
-            text = p.read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            raise SketchError(f"{p}: cannot read ({e})") from None
-        files.append(SourceFile(p, p.relative_to(sketch_dir).as_posix(), text, strip_comments(text)))
-    return files
-
-
-@dataclasses.dataclass(frozen=True)
-class Constant:
-    """A named constant of the sketch: ``constexpr``/``const`` variable or ``#define``."""
-
-    name: str
-    """Identifier."""
-    value: str
-    """Initialiser text (for arrays, the text between the braces)."""
-    is_array: bool
-    """True for an array initialiser."""
-    file: str
-    """File it is defined in."""
-    line: int
-    """Line it is defined on."""
-
-
-_CONST_RE = re.compile(
-    r"^[ \t]*(?:static\s+|inline\s+)*(?:constexpr|const)\s+(?:[\w:<>]+[\s*&]+)+?(\w+)\s*(\[[^\]]*\])?\s*=\s*"
-    r"(\{[^}]*\}|[^;]+);", re.M)
-_DEFINE_RE = re.compile(r"^[ \t]*#\s*define\s+(\w+)[ \t]+([^\n]+)$", re.M)
-
-
-def parse_constants(files: list[SourceFile]) -> dict[str, Constant]:
-    """Named constants defined in the sketch's sources (the first definition of a name wins)."""
-    consts: dict[str, Constant] = {}
-    for f in files:
-        for m in _CONST_RE.finditer(f.code):
-            value = m.group(3).strip()
-            is_array = value.startswith("{")
-            consts.setdefault(m.group(1), Constant(m.group(1), value[1:-1] if is_array else value, is_array,
-                                                    f.rel, f.line_of(m.start(1))))
-        for m in _DEFINE_RE.finditer(f.code):
-            consts.setdefault(m.group(1), Constant(m.group(1), m.group(2).strip(), False, f.rel, f.line_of(m.start(1))))
-    return consts
-
-
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
-           ast.FloorDiv: operator.floordiv, ast.Div: operator.floordiv, ast.LShift: operator.lshift}
-
-
-def eval_int(expr: str, consts: dict[str, Constant], _depth: int = 0) -> int | None:
-    """Value of a C integer expression made of literals, + - * / <<, parentheses and known constants."""
-    if _depth > 20:
-        return None
-    text = re.sub(r"\b(\d+)[uUlL]+\b", r"\1", expr.strip())
-    text = re.sub(r"\(\s*(?:size_t|int|unsigned|uint32_t|int32_t)\s*\)", "", text)
-    text = re.sub(r"\bstatic_cast\s*<\s*\w+\s*>", "", text)
-    try:
-        tree = ast.parse(text, mode="eval")
-    except SyntaxError:
-        return None
-
-    def ev(node: ast.AST) -> int | None:
-        if isinstance(node, ast.Expression):
-            return ev(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, int):
-            return int(node.value)
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-            a, b = ev(node.left), ev(node.right)
-            if a is None or b is None or (isinstance(node.op, (ast.Div, ast.FloorDiv)) and b == 0):
-                return None
-            return int(_BINOPS[type(node.op)](a, b))
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            v = ev(node.operand)
-            return None if v is None else -v
-        if isinstance(node, ast.Name) and node.id in consts and not consts[node.id].is_array:
-            return eval_int(consts[node.id].value, consts, _depth + 1)
-        return None
-
-    return ev(tree)
-
-
-def _eval_float(expr: str) -> float | None:
-    text = expr.strip().rstrip("fF")
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-_SIMPLE_ESCAPES = {"n": 10, "t": 9, "r": 13, "a": 7, "b": 8, "f": 12, "v": 11, "\\": 92, '"': 34, "'": 39, "?": 63}
-
-
-def c_literal_value(body: str) -> str:
-    """The text a C string literal's body (between the quotes) stands for: escapes decoded, bytes as UTF-8."""
-    out = bytearray()
-    i, n = 0, len(body)
-    while i < n:
-        ch = body[i]
-        if ch != "\\" or i + 1 >= n:
-            out += ch.encode("utf-8")
-            i += 1
-            continue
-        nxt = body[i + 1]
-        if nxt in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[nxt])
-            i += 2
-        elif nxt in "01234567":
-            m = re.match(r"[0-7]{1,3}", body[i + 1:])
-            out.append(int(m.group(0), 8) & 0xFF)  # type: ignore[union-attr]
-            i += 1 + len(m.group(0))  # type: ignore[union-attr]
-        elif nxt == "x":
-            m = re.match(r"[0-9a-fA-F]+", body[i + 2:])
-            if m is None:
-                out += b"x"
-                i += 2
-            else:
-                out.append(int(m.group(0), 16) & 0xFF)
-                i += 2 + len(m.group(0))
-        else:
-            out += nxt.encode("utf-8")
-            i += 2
-    return out.decode("utf-8", errors="replace")
-
-
-def _strings(array_text: str) -> list[str]:
-    return [c_literal_value(s) for s in re.findall(r'"((?:[^"\\]|\\.)*)"', array_text)]
-
-
-_ARRAY_RE = re.compile(r"(?:unsigned\s+char|uint8_t|char|int8_t)\s+(?:const\s+)?(\w+)\s*\[[^\]]*\]\s*"
-                       r"(?:[\w()\s]*)=\s*\{([^}]*)\}", re.S)
-
-
-def embedded_models(files: list[SourceFile]) -> list[tuple[str, bytes, SourceFile, int]]:
-    """Byte arrays in the sketch that hold a .tflite model (``TFL3`` at byte 4): (name, bytes, file, line)."""
-    found = []
-    for f in files:
-        if "0x" not in f.code and "TFL3" not in f.code:
-            continue
-        for m in _ARRAY_RE.finditer(f.code):
-            body = m.group(2)
-            if body.count(",") < 8:
-                continue
-            try:
-                data = bytes(int(tok, 0) & 0xFF for tok in (t.strip() for t in body.split(",")) if tok)
-            except ValueError:
-                continue
-            if len(data) >= 8 and data[4:8] == b"TFL3":
-                found.append((m.group(1), data, f, f.line_of(m.start(1))))
-    return found
 
 
 @dataclasses.dataclass
@@ -398,7 +174,7 @@ def _find_model_file(sketch: Path, settings: dict[str, Constant], manifest: dict
     if manifest and manifest.get("model"):
         candidates.append((sketch / manifest["model"]))
     if "kModelFile" in settings:
-        names = _strings(settings["kModelFile"].value)
+        names = c_strings(settings["kModelFile"].value)
         if names:
             name = names[0]
             candidates += [sketch / name, sketch / MODEL_DIR / name, sketch / "data" / name, sketch.parent / name]
@@ -459,94 +235,143 @@ def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
-                 measure: bool = True) -> SketchReport:
-    """Check a sketch folder against its model; every problem is one ``Finding``."""
-    sketch = Path(sketch_dir)
+@dataclasses.dataclass(frozen=True)
+class _Sketch:
+    """What the checks read: the sources, their constants, the manifest and the model found."""
+
+    folder: Path
+    files: list[SourceFile]
+    consts: dict[str, Constant]
+    settings: dict[str, Constant]
+    manifest: dict[str, Any] | None
+    embedded: list[tuple[str, bytes, SourceFile, int]]
+    model_path: Path | None
+    file_bytes: bytes | None
+    tm: TfliteModel | None
+    model_label: str | None
+
+
+def _read_sketch(sketch: Path, model: str | os.PathLike[str] | None) -> _Sketch:
+    """Read the sketch once (sources, constants, manifest, embedded arrays) and find its model."""
     if not sketch.is_dir():
         raise SketchError(f"{sketch}: no such sketch folder")
     files = read_sources(sketch)
     if not any(f.path.suffix == ".ino" for f in files):
         raise SketchError(f"{sketch}: no .ino file here; give the folder that holds the sketch's .ino")
-    findings: list[Finding] = []
     consts = parse_constants(files)
     settings = {k: c for k, c in consts.items() if c.file == SETTINGS}
     manifest = _load_manifest(sketch)
     embedded = embedded_models(files)
-
-    # ---- Which model
-    model_path: Path | None = Path(model) if model is not None else _find_model_file(sketch, settings, manifest)
     if model is not None and not Path(model).is_file():
         raise SketchError(f"{model}: no such model file")
-    if model_path is None and "kModelFile" in settings:
-        named = (_strings(settings["kModelFile"].value) or ["?"])[0]
-        findings.append(Finding("model", f"{SETTINGS} names {named!r}, which is not in the sketch folder or where "
-                                "the export manifest says; pass --model PATH to check against it",
-                                settings["kModelFile"].file, settings["kModelFile"].line))
-    findings += _check_generated_present(sketch, files, settings, manifest is not None)
-    file_bytes = None
+    model_path: Path | None = Path(model) if model is not None else _find_model_file(sketch, settings, manifest)
+    file_bytes: bytes | None = None
+    tm: TfliteModel | None = None
+    model_label: str | None = None
     if model_path is not None:
         model_label = os.path.normpath(str(model_path))
-        tm: TfliteModel | None = read_tflite(model_path, model_label)  # validated in full; errors name the file
+        tm = read_tflite(model_path, model_label)  # validated in full; errors name the file
         file_bytes = model_path.read_bytes()
     elif embedded:
         model_label = f"{sketch / embedded[0][2].rel}:{embedded[0][0]} (embedded)"
         tm = read_tflite(embedded[0][1], model_label)
-    else:
-        tm, model_label = None, None
-        findings.append(Finding("model", "no model found: neither a .tflite named by model_settings.h nor a model "
-                                "array (bytes with 'TFL3' at offset 4) in the sketch; run `tinymlkit export`"))
+    return _Sketch(sketch, files, consts, settings, manifest, embedded, model_path, file_bytes, tm, model_label)
 
-    # ---- Model bytes: what is flashed must be the .tflite the settings name
-    if not embedded:
-        if tm is not None:
-            findings.append(Finding("model-bytes", "the sketch embeds no model array (model_data.cc); run "
-                                    "`tinymlkit check-sketch --fix` or `tinymlkit export`"))
+
+def _check_model_named(s: _Sketch) -> list[Finding]:
+    """[model] The model file the settings name is where they say."""
+    if s.model_path is None and "kModelFile" in s.settings:
+        named = (c_strings(s.settings["kModelFile"].value) or ["?"])[0]
+        return [Finding("model", f"{SETTINGS} names {named!r}, which is not in the sketch folder or where "
+                        "the export manifest says; pass --model PATH to check against it",
+                        s.settings["kModelFile"].file, s.settings["kModelFile"].line)]
+    return []
+
+
+def _check_model_found(s: _Sketch) -> list[Finding]:
+    """[model] A model to check against: a file, or one embedded in the sources."""
+    if s.tm is None:
+        return [Finding("model", "no model found: neither a .tflite named by model_settings.h nor a model "
+                        "array (bytes with 'TFL3' at offset 4) in the sketch; run `tinymlkit export`")]
+    return []
+
+
+def _check_model_bytes(s: _Sketch) -> list[Finding]:
+    """[model-bytes] What is flashed must be the .tflite the settings name, with its length and hash."""
+    out: list[Finding] = []
+    consts, file_bytes = s.consts, s.file_bytes
+    if not s.embedded:
+        if s.tm is not None:
+            out.append(Finding("model-bytes", "the sketch embeds no model array (model_data.cc); run "
+                               "`tinymlkit check-sketch --fix` or `tinymlkit export`"))
     elif file_bytes is not None:
-        for name, data, f, line in embedded:
+        for name, data, f, line in s.embedded:
             if data != file_bytes:
-                findings.append(Finding("model-bytes", f"{name} holds {len(data):,} bytes (SHA-256 {_sha(data)[:12]}) but "
-                                        f"{model_path.name} has {len(file_bytes):,} bytes (SHA-256 "  # type: ignore[union-attr]
-                                        f"{_sha(file_bytes)[:12]}): the sketch would flash another model; run --fix",
-                                        f.rel, line))
-    for name, data, f, line in embedded:
+                out.append(Finding("model-bytes", f"{name} holds {len(data):,} bytes (SHA-256 {_sha(data)[:12]}) but "
+                                   f"{s.model_path.name} has {len(file_bytes):,} bytes (SHA-256 "  # type: ignore[union-attr]
+                                   f"{_sha(file_bytes)[:12]}): the sketch would flash another model; run --fix",
+                                   f.rel, line))
+    for name, data, f, line in s.embedded:
         length = consts.get(f"{name}_len")
         if length is not None:
             n = eval_int(length.value, consts)
             if n is not None and n != len(data):
-                findings.append(Finding("model-bytes", f"{name}_len says {n:,} bytes but the array holds {len(data):,}",
-                                        length.file, length.line))
+                out.append(Finding("model-bytes", f"{name}_len says {n:,} bytes but the array holds {len(data):,}",
+                                   length.file, length.line))
     if file_bytes is not None:
-        c = settings.get("kModelBytes")
+        c = s.settings.get("kModelBytes")
         n = eval_int(c.value, consts) if c else None
         if c and n != len(file_bytes):
-            findings.append(Finding("model-bytes", f"kModelBytes is {n} but {model_path.name} has "  # type: ignore[union-attr]
-                                    f"{len(file_bytes):,} bytes", c.file, c.line))
-        c = settings.get("kModelSha256")
-        if c and (_strings(c.value) or [""])[0] != _sha(file_bytes):
-            findings.append(Finding("model-bytes", f"kModelSha256 does not match {model_path.name}: "  # type: ignore[union-attr]
-                                    "the settings were generated from another file", c.file, c.line))
+            out.append(Finding("model-bytes", f"kModelBytes is {n} but {s.model_path.name} has "  # type: ignore[union-attr]
+                               f"{len(file_bytes):,} bytes", c.file, c.line))
+        c = s.settings.get("kModelSha256")
+        if c and (c_strings(c.value) or [""])[0] != _sha(file_bytes):
+            out.append(Finding("model-bytes", f"kModelSha256 does not match {s.model_path.name}: "  # type: ignore[union-attr]
+                               "the settings were generated from another file", c.file, c.line))
+    return out
 
-    if tm is not None:
-        findings += _check_ops(tm, files)
-        config = _config_from_manifest(sketch, manifest)
-        findings += _check_settings(tm, settings, consts, config)
-        if isinstance(config, KwsRunConfig) and settings:
-            findings += _check_audio_settings(config.audio, settings, consts, sketch)
-        findings += _check_arena(tm, file_bytes if file_bytes is not None else embedded[0][1], files, consts, measure,
-                                 model_label or "")
-        for name, version in sorted({(o.name, o.version) for o in tm.opcodes}):
-            problem = version_problem(name, version)
-            if problem:
-                findings.append(Finding("op-version", problem + "; retrain/convert with ops the board supports"))
-    findings += _library_notes(sketch)
-    if manifest:
-        for name, digest in (manifest.get("files") or {}).items():
-            p = sketch / name
-            if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() != digest:
-                findings.append(Finding("note", f"{name} was edited after `tinymlkit export` wrote it (generated "
-                                        "files are rewritten by --fix)", name, severity="note"))
-    return SketchReport(sketch, model_label, tuple(findings))
+
+def _check_op_versions(tm: TfliteModel) -> list[Finding]:
+    """[op-version] Every op version the model uses is one the pinned Arduino library runs."""
+    out: list[Finding] = []
+    for name, version in sorted({(o.name, o.version) for o in tm.opcodes}):
+        problem = version_problem(name, version)
+        if problem:
+            out.append(Finding("op-version", problem + "; retrain/convert with ops the board supports"))
+    return out
+
+
+def _edited_notes(s: _Sketch) -> list[Finding]:
+    """[note] Generated files edited after the export wrote them."""
+    out: list[Finding] = []
+    for name, digest in ((s.manifest or {}).get("files") or {}).items():
+        p = s.folder / name
+        if p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() != digest:
+            out.append(Finding("note", f"{name} was edited after `tinymlkit export` wrote it (generated "
+                               "files are rewritten by --fix)", name, severity="note"))
+    return out
+
+
+def check_sketch(sketch_dir: str | os.PathLike[str], model: str | os.PathLike[str] | None = None,
+                 measure: bool = True) -> SketchReport:
+    """Check a sketch folder against its model; every problem is one ``Finding``."""
+    s = _read_sketch(Path(sketch_dir), model)
+    findings = _check_model_named(s)
+    findings += _check_generated_present(s.folder, s.files, s.settings, s.manifest is not None)
+    findings += _check_model_found(s)
+    findings += _check_model_bytes(s)
+    if s.tm is not None:
+        findings += _check_ops(s.tm, s.files, s.consts)
+        config = _config_from_manifest(s.folder, s.manifest)
+        findings += _check_settings(s.tm, s.settings, s.consts, config)
+        if isinstance(config, KwsRunConfig) and s.settings:
+            findings += _check_audio_settings(config.audio, s.settings, s.consts, s.folder)
+        findings += _check_arena(s.tm, s.file_bytes if s.file_bytes is not None else s.embedded[0][1], s.files,
+                                 s.consts, measure, s.model_label or "")
+        findings += _check_op_versions(s.tm)
+    findings += _library_notes(s.folder)
+    findings += _edited_notes(s)
+    return SketchReport(s.folder, s.model_label, tuple(findings))
 
 
 _INCLUDE_RE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"([^"]+)"', re.M)
@@ -579,7 +404,7 @@ def _check_generated_present(sketch: Path, files: list[SourceFile], settings: di
 def _check_audio_settings(audio: AudioFrontendConfig, settings: dict[str, Constant], consts: dict[str, Constant],
                           sketch: Path) -> list[Finding]:
     """Every kAudio* constant equals the config's front-end setting, and KitFillFrontendConfig sets every member."""
-    from .export import c_constant_name as _ident
+    from .render import c_constant_name as _ident
 
     out: list[Finding] = []
     for f in dataclasses.fields(audio):
@@ -595,7 +420,7 @@ def _check_audio_settings(audio: AudioFrontendConfig, settings: dict[str, Consta
         elif isinstance(want, int):
             ok = eval_int(c.value, consts) == want
         else:
-            got = _eval_float(c.value)
+            got = eval_float(c.value)
             ok = got is not None and math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-12)
         if not ok:
             out.append(Finding("audio-settings", f"{name} is {c.value} but the config's {f.name} is {want!r}: the "
@@ -614,11 +439,10 @@ def _check_audio_settings(audio: AudioFrontendConfig, settings: dict[str, Consta
     return out
 
 
-def _check_ops(tm: TfliteModel, files: list[SourceFile]) -> list[Finding]:
+def _check_ops(tm: TfliteModel, files: list[SourceFile], consts: dict[str, Constant]) -> list[Finding]:
     out: list[Finding] = []
     resolvers, all_ops, unknown = _resolvers(files)
     out += unknown
-    consts = parse_constants(files)
     registered: set[str] = set()
     for r in resolvers:
         methods = {m for m, _, _ in r.adds}
@@ -671,7 +495,7 @@ def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict
         out.append(Finding("labels", f"kNumLabels is {n_labels} but the model has {n_out} outputs", c.file, c.line))
     c = settings.get("kLabels")
     if c:
-        labels = _strings(c.value)
+        labels = c_strings(c.value)
         if len(labels) != n_out:
             out.append(Finding("labels", f"kLabels lists {len(labels)} labels {labels} but the model has {n_out} "
                                "outputs", c.file, c.line))
@@ -701,7 +525,7 @@ def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict
             out.append(Finding("input-shape", f"the image settings say {h}x{w}x{ch} but the model's input is "
                                f"{'x'.join(map(str, in_shape[1:]))}", c.file, c.line))
     c = settings.get("kInputType")
-    if c and (_strings(c.value) or [""])[0] != tm.input.dtype:
+    if c and (c_strings(c.value) or [""])[0] != tm.input.dtype:
         out.append(Finding("input-shape", f"kInputType is {c.value} but the model's input is {tm.input.dtype}",
                            c.file, c.line))
 
@@ -710,7 +534,7 @@ def _check_settings(tm: TfliteModel, settings: dict[str, Constant], consts: dict
         if not t.scales:
             continue
         if sc:
-            v = _eval_float(sc.value)
+            v = eval_float(sc.value)
             if v is None or not math.isclose(v, t.scales[0], rel_tol=1e-6):
                 out.append(Finding("quantization", f"k{what}Scale is {sc.value} but the model's {what.lower()} scale "
                                    f"is {t.scales[0]!r}", sc.file, sc.line))

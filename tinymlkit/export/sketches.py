@@ -12,12 +12,12 @@ import re
 import shutil
 from pathlib import Path
 
-from .check_sketch import parse_constants, read_sources
-from .errors import KitError
-from .export import GENERATED_FILES, MANIFEST
+from ..errors import KitError
+from .c_source import parse_constants, read_sources
+from .render import GENERATED_FILES, MANIFEST
 
 __all__ = ["SKETCHES", "MODEL_SKETCHES", "PINNED_HEADERS", "library_src", "sketch_dir", "includes",
-           "include_problems", "generated_name_problems", "copy_sketch"]
+           "include_problems", "generated_name_problems", "copy_sketch", "board_library_src"]
 
 SKETCHES = ("kws", "person_detection", "capture_audio", "capture_image", "test_microphone", "test_camera")
 """Every sketch folder under ``arduino_sketches/``, each holding ``<name>.ino``."""
@@ -47,7 +47,7 @@ _NAME_RE = re.compile(r"\b((?!kTfLite)k[A-Z]\w*|g_model(?:_len)?|RegisterModelOp
 
 
 def _root() -> Path:
-    return Path(__file__).resolve().parents[1] / "arduino_sketches"
+    return Path(__file__).resolve().parents[2] / "arduino_sketches"
 
 
 def sketch_dir(name: str) -> Path:
@@ -74,6 +74,11 @@ def library_src() -> Path:
     return _root() / "libraries" / "TinyMLKit" / "src"
 
 
+def board_library_src() -> Path:
+    """The kit's board-only Arduino library (TinyMLKitBoard: interpreter bring-up, camera, bench)."""
+    return _root() / "libraries" / "TinyMLKitBoard" / "src"
+
+
 _STD = {"stddef.h", "stdint.h", "stdlib.h", "string.h", "math.h", "stdio.h"}
 
 
@@ -87,16 +92,17 @@ def includes(folder: Path) -> list[tuple[str, int, str]]:
 
 
 def include_problems(folder: Path, generated_expected: bool = True) -> list[str]:
-    """Includes that resolve nowhere a board build would look (sketch folder, TinyMLKit, pinned headers)."""
-    lib = library_src()
+    """Includes that resolve nowhere a board build would look (sketch folder, kit libraries, pinned headers)."""
+    libs = (library_src(), board_library_src())
     problems = []
     for rel, line, header in includes(folder):
-        if (folder / header).is_file() or (lib / header).is_file() or header in PINNED_HEADERS or header in _STD:
+        if ((folder / header).is_file() or any((lib / header).is_file() for lib in libs) or header in PINNED_HEADERS
+                or header in _STD):
             continue
         if header in GENERATED_FILES and not generated_expected:
             continue
         problems.append(f"{folder.name}/{rel}:{line}: #include \"{header}\" is not in the sketch folder, the "
-                        "TinyMLKit library or the pinned libraries")
+                        "TinyMLKit or TinyMLKitBoard library or the pinned libraries")
     return problems
 
 
