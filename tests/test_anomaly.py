@@ -238,9 +238,6 @@ def fast_run(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="known failure, issue 18: the autoencoder scores the synthetic faults at AUC "
-                   "0.44-0.47 (float and int8 alike) where a plain distance-from-the-mean score gets 0.76; the "
-                   "model or its training is wrong, not the assertion")
 def test_run_scores_int8_on_tflm_and_writes_the_sketch(fast_run):
     from tinymlkit.anomaly.config import load_anomaly_config
     from tinymlkit.runtime import ModelRunner
@@ -250,10 +247,13 @@ def test_run_scores_int8_on_tflm_and_writes_the_sketch(fast_run):
     res, sketch, _ = fast_run
     m = res.metrics
     assert m["int8_backend"] == "tflm"
-    # Loud synthetic faults (severity >= 0.6): 10 epochs on 29 normal clips must separate them well.
-    assert m["auc"]["int8_tflm"] > 0.75, m["auc"]
-    assert abs(m["auc"]["int8_tflm"] - m["auc"]["keras_float"]) < 0.1
-    assert m["arena_bytes_tflm"] > 0 and m["model_bytes_int8"] < 200_000
+    # Held-out clips (12 normal, 12 with faults of severity >= 0.6) after 10 epochs on 29 normal clips:
+    # the MLPerf Tiny target (AUC 0.85) in int8 on TFLM, and int8 close to float.
+    assert m["clips"]["test_normal"] == 12 and m["clips"]["test_anomaly"] == 12
+    assert m["auc"]["int8_tflm"] >= 0.85, m["auc"]
+    assert abs(m["auc"]["int8_tflm"] - m["auc"]["keras_float"]) <= 0.05, m["auc"]
+    # Within the Nano 33 BLE Sense (1 MB flash, 256 KB RAM) with room for the sketch.
+    assert 0 < m["arena_bytes_tflm"] < 32 * 1024 and m["model_bytes_int8"] < 200_000
     cfg = load_anomaly_config(res.out / "config.json")
     assert cfg.scoring.threshold == pytest.approx(m["threshold"]) and cfg.scoring.threshold > 0
     # The stored score of a test clip is what a fresh interpreter gives for that file.
@@ -264,6 +264,45 @@ def test_run_scores_int8_on_tflm_and_writes_the_sketch(fast_run):
     settings = (sketch / "model_settings.h").read_text()
     assert "kAnomalyThreshold" in settings and f"kInputElementCount = {cfg.input_size};" in settings
     assert "kAudioEnablePcan = false;" in settings
+
+
+@pytest.mark.slow
+def test_folded_model_takes_the_front_ends_values(fast_run):
+    # Standardisation lives inside the saved model (first and last layers): the model's inputs are the
+    # raw front-end values and its outputs reconstruct them, so the board needs no extra constants.
+    import keras
+
+    from tinymlkit.anomaly.features import clip_frames, clip_vectors, load_machine_clip
+
+    res, _, data = fast_run
+    cfg = res.config
+    model = keras.models.load_model(res.out / "model.keras")
+    x = np.concatenate([clip_vectors(clip_frames(load_machine_clip(p, 16000), cfg.audio), cfg.audio, cfg.model.frames)
+                        for p in sorted((data / "train").glob("*.wav"))])
+    err = np.mean((model.predict(x, verbose=0) - x) ** 2)
+    # Far better than each input's own mean over the normal clips (what a collapsed autoencoder gives).
+    assert err < 0.5 * np.mean((x - x.mean(axis=0)) ** 2), err
+    assert [type(layer).__name__ for layer in model.layers[1:]] == ["Dense"] * len(model.layers[1:])
+
+
+@pytest.mark.slow
+def test_arena_is_the_smallest_that_runs_and_measuring_it_does_not_crash(fast_run):
+    # TFLM's FULLY_CONNECTED crashes (SIGSEGV) on one too-small arena size of this model; the
+    # bisection's probes run in a child, so measuring finishes, and the answer really runs.
+    from tflite_micro.python.tflite_micro import runtime as tflm
+
+    from tinymlkit.runtime import measure_arena
+
+    res, sketch, _ = fast_run
+    data = (res.out / "model_int8.tflite").read_bytes()
+    arena = measure_arena(data).arena_bytes
+    assert arena == res.metrics["arena_bytes_tflm"]
+    it = tflm.Interpreter.from_bytes(data, arena_size=arena)
+    it.set_input(np.zeros((1, res.config.input_size), dtype=np.int8), 0)
+    it.invoke()
+    settings = (sketch / "model_settings.h").read_text()
+    declared = int(settings.split("constexpr int kTensorArenaSize = ")[1].split(";")[0])
+    assert declared >= arena
 
 
 @pytest.mark.slow

@@ -304,6 +304,39 @@ class ArenaMeasurement:
 _arena_cache: dict[str, ArenaMeasurement] = {}
 
 
+def _fits_in_child(fits: Any, size: int) -> bool:
+    """``fits(size)`` in a forked child: a too-small arena that crashes TFLM counts as "does not fit".
+
+    TFLM's kernels do not all check their persistent allocations: FULLY_CONNECTED's Prepare asks the
+    arena for its per-channel multipliers (4 bytes per output) and writes to them without a null
+    check, so an arena that runs out at exactly that request ends in SIGSEGV instead of an error
+    (seen on the anomaly autoencoder, Requested: 1280 for its 320 outputs). The child only answers
+    yes or no; the parent already knows a size that fits, so a crash below it means too small.
+    """
+    if not hasattr(os, "fork"):
+        return bool(fits(size)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns on fork with threads
+        pid = os.fork()
+    if pid == 0:  # child: answer with the exit status, never return into the caller's code
+        code = 3
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            code = 0 if fits(size)[0] else 1
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, 1):
+        return os.WEXITSTATUS(status) == 0
+    if os.WIFSIGNALED(status):
+        return False
+    raise ModelLoadError(f"probing a {size}-byte TFLM arena failed in a way that is not 'too small' "
+                         f"(child exit status {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status})")
+
+
 def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 * 1024,
                   name: str | None = None) -> ArenaMeasurement:
     """Find the smallest arena with which the TFLM interpreter allocates and invokes the model.
@@ -348,7 +381,7 @@ def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 *
     lo, hi = 0, upper // 16  # in 16-byte units: hi fits, lo does not
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if fits(mid * 16)[0]:
+        if _fits_in_child(fits, mid * 16):
             hi = mid
         else:
             lo = mid

@@ -17,7 +17,7 @@ from ..runtime import ModelRunner, default_backend, tflm_available
 from ..tf_quiet import drop_known_tf_noise
 from .config import AnomalyRunConfig, AutoencoderConfig, save_anomaly_config
 from .features import clip_vectors, frames_of_files
-from .model import build_autoencoder
+from .model import build_autoencoder, channel_standardisation, fold_standardisation
 from .scoring import choose_threshold, clip_scores_keras, clip_scores_runner, partial_auc, roc_auc
 
 __all__ = ["FAST_MACHINES", "FULL_MACHINES", "AnomalyRunResult", "run_anomaly", "score_files", "format_summary"]
@@ -99,12 +99,18 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
     import keras
 
     set_seed(seed)
-    model = build_autoencoder(cfg.input_size, mc)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=mc.learning_rate), loss="mse")
+    # Train on standardised inputs (per channel, from the training clips), then fold the
+    # standardisation into the first and last layers: the saved model maps the front end's values to
+    # their reconstruction, so the board and the scores below need nothing outside the model.
+    mean, std = channel_standardisation(x_fit, a.feature_bins)
+    z_fit, z_hold = (x_fit - mean) / std, (x_hold - mean) / std
+    core = build_autoencoder(cfg.input_size, mc)
+    core.compile(optimizer=keras.optimizers.Adam(learning_rate=mc.learning_rate), loss="mse")
     with drop_known_tf_noise():
-        hist = model.fit(x_fit, x_fit, batch_size=mc.batch_size, epochs=mc.epochs, shuffle=True,
-                         validation_data=(x_hold, x_hold), verbose=0)
+        hist = core.fit(z_fit, z_fit, batch_size=mc.batch_size, epochs=mc.epochs, shuffle=True,
+                        validation_data=(z_hold, z_hold), verbose=0)
     history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    model = fold_standardisation(core, mean, std)
     seconds["train"] = round(time.perf_counter() - t, 2)
 
     t = step("float scores")
@@ -165,8 +171,8 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
         "arena_bytes_tflm": arena,
         "parameters": int(model.count_params()),
         "epochs": mc.epochs,
-        "final_loss": history["loss"][-1],
-        "final_val_loss": history["val_loss"][-1],
+        "final_loss_standardised": history["loss"][-1],
+        "final_val_loss_standardised": history["val_loss"][-1],
         "seconds": seconds,
     }
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")

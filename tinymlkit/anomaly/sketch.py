@@ -29,29 +29,16 @@ __all__ = ["render_anomaly_settings", "export_anomaly_sketch", "tflm_arena_bytes
 
 
 def tflm_arena_bytes(model: bytes) -> int:
-    """Arena TFLM used for the model, from its own recording allocator (``print_allocations``, total).
+    """Smallest TFLM arena that allocates and runs the model (``runtime.measure_arena``'s bisection).
 
-    Measured in one interpreter with a generous arena after one inference. The kit's bisection
-    (``runtime.measure_arena``) crashed the TFLM Python interpreter (SIGSEGV) on these dense models at
-    some too-small arena sizes; TFLM's own count needs no failing allocation.
+    Not TFLM's own ``print_allocations`` total: on this autoencoder it said 11,936 bytes, but
+    AllocateTensors needs 14-15 KB, because the kernels' temporary allocations while preparing
+    (quantisation arrays of each layer) come on top of what stays allocated. The bisection's
+    too-small probes run in a child process, since one of them crashes TFLM (see runtime.py).
     """
-    import re
+    from ..runtime import measure_arena
 
-    import numpy as np
-    from tflite_micro.python.tflite_micro import runtime as tflm
-
-    from ..tf_quiet import capture_stderr_fd
-
-    it = tflm.Interpreter.from_bytes(model, arena_size=max(256 * 1024, 4 * len(model)))
-    d = it.get_input_details(0)
-    it.set_input(np.zeros(d["shape"], dtype=d["dtype"]), 0)
-    it.invoke()
-    with capture_stderr_fd() as log:
-        it.print_allocations()
-    m = re.search(r"Arena allocation total (\d+) bytes", log.read_text())
-    if m is None:
-        raise KitError("TFLM did not report its arena use (print_allocations gave no total)")
-    return int(m.group(1))
+    return measure_arena(model, name="anomaly model").arena_bytes
 
 
 def _c_float(v: float) -> str:

@@ -21,11 +21,15 @@ partition given in ``--node-config``), and ``flwr run`` the app. Only where the 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +38,7 @@ import numpy as np
 from ..errors import KitError
 
 __all__ = ["FederatedConfig", "flower_available", "client_drops", "make_client_app", "make_server_app",
-           "simulate", "SimulationResult", "read_traffic"]
+           "simulate", "SimulationResult", "read_traffic", "ray_import_guard", "ray_init_args"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,18 +149,25 @@ def local_train(model: Any, weights: list[np.ndarray], x: np.ndarray, y: np.ndar
 def _traffic_mod(folder: str) -> Any:
     def traffic_mod(msg: Any, ctx: Any, call_next: Any) -> Any:
         bytes_in = sum(r.count_bytes() for r in msg.content.values()) if msg.has_content() else 0
-        reply = call_next(msg, ctx)
-        bytes_out = sum(r.count_bytes() for r in reply.content.values()) if reply.has_content() else 0
         pid = ctx.node_config.get("partition-id", -1)
         stage = ""
         for rec in msg.content.values():  # SecAgg+ names its stage in a config record
             if hasattr(rec, "get") and isinstance(rec.get("stage"), str):
                 stage = rec["stage"]
-        line = {"client": int(pid), "round": msg.metadata.group_id, "type": msg.metadata.message_type,
-                "stage": stage, "bytes_in": int(bytes_in), "bytes_out": int(bytes_out),
-                "error": not reply.has_content()}
-        with open(Path(folder) / f"traffic_{pid}.jsonl", "a", encoding="utf-8") as f:
-            f.write(json.dumps(line) + "\n")
+
+        def log(bytes_out: int, error: bool) -> None:
+            line = {"client": int(pid), "round": msg.metadata.group_id, "type": msg.metadata.message_type,
+                    "stage": stage, "bytes_in": int(bytes_in), "bytes_out": int(bytes_out), "error": error}
+            with open(Path(folder) / f"traffic_{pid}.jsonl", "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+
+        try:
+            reply = call_next(msg, ctx)
+        except Exception:  # the client app failed (a drawn dropout raises): nothing was sent back
+            log(0, True)
+            raise
+        log(sum(r.count_bytes() for r in reply.content.values()) if reply.has_content() else 0,
+            not reply.has_content())
         return reply
 
     return traffic_mod
@@ -268,6 +279,56 @@ def read_traffic(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
+_SLOW_IMPORTS = ("rfc3987_syntax",)
+"""Optional imports Ray's own helper processes are kept from: ``import ray`` reaches ``jsonschema``, which
+loads ``rfc3987_syntax`` where installed (Jupyter pulls it in), and that package builds an Earley
+grammar at import: 7 of the 9.5 CPU seconds of ``import ray`` here, 17 s wall at load 10. Ray 2.55's
+raylet waits a fixed ~15-20 s for its dashboard agent (a fresh Python that imports ray) to write its
+port files and aborts when it is late (``Timed out waiting for file .../metrics_agent_port_...``), and
+the driver then reports "The current node timed out during startup". Without it the agent's import
+took 5.5 s at load 7. jsonschema treats the package as optional (only its 'iri' format check needs it)."""
+
+
+@contextlib.contextmanager
+def ray_import_guard() -> Iterator[None]:
+    """While Ray starts: its helper processes skip the slow optional imports in ``_SLOW_IMPORTS``.
+
+    Flower passes this process's ``sys.path`` to Ray's processes through PYTHONPATH when it starts
+    Ray, so a folder first on ``sys.path`` whose packages of those names raise ImportError reaches
+    them. This process is not affected (it imported Ray already); ``sys.path`` and PYTHONPATH are
+    put back afterwards.
+    """
+    import ray  # noqa: F401  (imported here, with the real packages, before the guard is on the path)
+
+    old_env = os.environ.get("PYTHONPATH")
+    with tempfile.TemporaryDirectory(prefix="tinymlkit-ray-") as tmp:
+        for name in _SLOW_IMPORTS:
+            pkg = Path(tmp) / name
+            pkg.mkdir()
+            (pkg / "__init__.py").write_text(
+                f"raise ImportError('{name} is left out of the Ray processes the kit starts "
+                "(tinymlkit.federated.flower._SLOW_IMPORTS)')\n", encoding="utf-8")
+        sys.path.insert(0, tmp)
+        try:
+            yield
+        finally:
+            if tmp in sys.path:
+                sys.path.remove(tmp)
+            if old_env is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = old_env
+
+
+def ray_init_args(cfg: FederatedConfig, verbose: bool = False) -> dict[str, Any]:
+    """Arguments Flower passes to ``ray.init``: a small local Ray that starts on a busy 2-core machine."""
+    import logging
+
+    return {"num_cpus": cfg.cpus, "num_gpus": 0, "include_dashboard": False,  # the dashboard needs ray[default]
+            "logging_level": logging.ERROR, "log_to_driver": verbose,
+            "object_store_memory": 80 * 1024 * 1024}  # a tiny model's weights: far less than Ray's 30 % of RAM
+
+
 def simulate(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_shape: tuple[int, int],
              num_labels: int, evaluate: Any, work_dir: str | os.PathLike[str], verbose: bool = False) -> SimulationResult:
     """Run the federation on Flower's simulation engine (Ray, ``cfg.cpus`` CPUs, one per client at a time)."""
@@ -284,19 +345,18 @@ def simulate(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_sha
     init = initial_weights(cfg, input_shape, num_labels)
     server = make_server_app(cfg, init, evaluate, record)
     client = make_client_app(partitions, cfg, input_shape, num_labels, tdir)
-    backend = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-               "init_args": {"num_cpus": cfg.cpus, "num_gpus": 0, "include_dashboard": False,
-                             "logging_level": logging.ERROR, "log_to_driver": verbose,
-                             "object_store_memory": 80 * 1024 * 1024}}
+    backend = {"client_resources": {"num_cpus": 1, "num_gpus": 0.0}, "init_args": ray_init_args(cfg, verbose)}
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # no GPUs: silence Ray's FutureWarning
     flwr_logger = logging.getLogger("flwr")
     level = flwr_logger.level
     if not verbose:
         flwr_logger.setLevel(logging.WARNING)
     t0 = time.perf_counter()
     try:
-        run_simulation(server_app=server, client_app=client, num_supernodes=cfg.num_clients,
-                       backend_config=backend, verbose_logging=verbose)
+        with ray_import_guard():
+            run_simulation(server_app=server, client_app=client, num_supernodes=cfg.num_clients,
+                           backend_config=backend, verbose_logging=verbose)
     finally:
         flwr_logger.setLevel(level)
     wall = time.perf_counter() - t0
