@@ -65,11 +65,18 @@ def _rank(nodeid: str) -> int:
     return next((i for i, prefix in enumerate(_LONG_FIRST) if nodeid.startswith(prefix)), len(_LONG_FIRST))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]):
     """Group each file's tests on one worker (each notebook run its own group) and put the long units first."""
     for item in items:
         if not item.get_closest_marker("xdist_group"):
             own = "test_runs_top_to_bottom_in_fast_mode[" in item.nodeid
             item.add_marker(pytest.mark.xdist_group(item.nodeid if own else item.nodeid.split("::")[0]))
     items.sort(key=lambda item: _rank(item.nodeid))  # stable: each file keeps its own order
+    result = yield
+    # xdist applies a group by appending "@group" to the test's id; pytest 9.2 made ids immutable, so with it every
+    # test silently became its own group and both workers ran the labs' 15-minute fixture. Fail loudly instead.
+    if os.environ.get("PYTEST_XDIST_WORKER") and config.getvalue("loadgroup") and items and "@" not in items[0].nodeid:
+        raise pytest.UsageError("pytest-xdist's --dist loadgroup does not work with this pytest version "
+                                "(groups are ignored); install the versions pyproject.toml pins: bash scripts/setup.sh")
+    return result

@@ -16,9 +16,11 @@ import dataclasses
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -304,6 +306,10 @@ class ArenaMeasurement:
 _arena_cache: dict[str, ArenaMeasurement] = {}
 
 
+_PROBE_CHILD_TIMEOUT_S = 120.0
+"""Longest a forked arena probe may take (one TFLM allocate-and-invoke takes well under a second)."""
+
+
 def _fits_in_child(fits: Any, size: int) -> bool:
     """``fits(size)`` in a forked child: a too-small arena that crashes TFLM counts as "does not fit".
 
@@ -328,7 +334,17 @@ def _fits_in_child(fits: Any, size: int) -> bool:
             code = 3
         finally:
             os._exit(code)
-    _, status = os.waitpid(pid, 0)
+    deadline = time.monotonic() + _PROBE_CHILD_TIMEOUT_S
+    while True:  # never wait forever: a child stuck on a lock another thread held at fork time is killed
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise ModelLoadError(f"probing a {size}-byte TFLM arena did not finish within "
+                                 f"{_PROBE_CHILD_TIMEOUT_S:.0f} s; run the command again")
+        time.sleep(0.005)
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, 1):
         return os.WEXITSTATUS(status) == 0
     if os.WIFSIGNALED(status):
