@@ -44,6 +44,11 @@ LABS = ROOT / "labs"
 MIX = ("correct", "partial", "empty", "raising", "looping", "tampered", "correct", "correct", "correct", "partial")
 
 
+def _src(c: dict[str, Any]) -> str:
+    """A cell's source as one string (nbformat stores it as a string or a list of lines)."""
+    return "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+
+
 def _meta(c: dict[str, Any]) -> dict[str, Any]:
     return c.get("metadata", {}).get("nbgrader", {})
 
@@ -51,7 +56,7 @@ def _meta(c: dict[str, Any]) -> dict[str, Any]:
 def _class(lab: str, n: int) -> dict[str, dict[str, Any]]:
     release = json.loads((LABS / "release" / lab / f"{lab}.ipynb").read_text())
     source = json.loads((LABS / "source" / lab / f"{lab}.ipynb").read_text())
-    answers = {_meta(c)["grade_id"]: "\n".join(ln for ln in c["source"].splitlines() if "### " not in ln)
+    answers = {_meta(c)["grade_id"]: "\n".join(ln for ln in _src(c).splitlines() if "### " not in ln)
                for c in source["cells"] if _meta(c).get("solution")}
     solved = copy.deepcopy(release)
     for c in solved["cells"]:
@@ -78,7 +83,7 @@ def _class(lab: str, n: int) -> dict[str, dict[str, Any]]:
 
 
 def release_source(release: dict[str, Any], gid: str) -> str:
-    return next(c["source"] for c in release["cells"] if _meta(c).get("grade_id") == gid)
+    return next(_src(c) for c in release["cells"] if _meta(c).get("grade_id") == gid)
 
 
 def _course(tmp: Path, name: str, labs: list[str]) -> Path:
@@ -100,11 +105,11 @@ def _scores(db: Path, lab: str) -> dict[str, float]:
 
 def _hidden_lines(lab: str) -> set[str]:
     source = json.loads((LABS / "source" / lab / f"{lab}.ipynb").read_text())
-    release = "\n".join(c["source"] for c in json.loads((LABS / "release" / lab / f"{lab}.ipynb").read_text())["cells"])
+    release = "\n".join(_src(c) for c in json.loads((LABS / "release" / lab / f"{lab}.ipynb").read_text())["cells"])
     out = set()
     for c in source["cells"]:
         inside = False
-        for line in c["source"].splitlines():
+        for line in _src(c).splitlines():
             if "BEGIN HIDDEN TESTS" in line:
                 inside = True
             elif "END HIDDEN TESTS" in line:

@@ -199,6 +199,9 @@ def test_grade_command_end_to_end(tmp_path):
     _cell(tampered, "hann_window")["source"] = "def hann_window(n):\n    return np.ones(n)"
     _cell(tampered, "test_hann_window")["source"] = "print('all good')"
     tampered["cells"].remove(_cell(tampered, "test_frame_signal"))
+    # The rule's test follows a read-only text cell: nbgrader's own restoring fails on that (KeyError) and the
+    # whole submission went ungraded; the kit's QuietOverwriteCells puts it back.
+    tampered["cells"].remove(_cell(tampered, "test_numpy_only"))
     looping = copy.deepcopy(solved)
     # Sleeping loops in the first three answers (they cost wall time, not the CPU the other worker needs): 60 s of
     # per-cell timeouts, more than the 50 s budget, so the budget ends the notebook.
@@ -239,6 +242,7 @@ def test_grade_command_end_to_end(tmp_path):
     # and log_mel's hidden comparison with librosa (2); the deleted test is restored and passes.
     assert scores["tampered"] == 12 - 1 - 3 - 2
     assert "test_hann_window edited" in rows["tampered"]["tampered"] and "test_frame_signal deleted" in rows["tampered"]["tampered"]
+    assert "test_numpy_only deleted" in rows["tampered"]["tampered"]
     assert not rows["solved"]["tampered"] and not rows["untouched"]["tampered"]
     # Looping: the first loop is stopped by the 20 s cell timeout, a later one by the 50 s budget; the rest not run.
     assert "frame_signal ran out of time" in rows["looping"]["out_of_time"], rows["looping"]
@@ -285,3 +289,12 @@ def test_grade_command_end_to_end(tmp_path):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission(LAB, "solved").score == 12 - 2 - 1  # log_mel's test and the rule's test
         assert len(gb.find_assignment(LAB).submissions) == 5
+
+
+def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():
+    """Dask runs a lab's first submission alone only when the lab computes values once per run (else a worker idles)."""
+    from tinymlkit.grading.parallel import uses_grading_cache
+
+    using = {lab for lab in ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer") if uses_grading_cache(LABS, lab)}
+    assert using == {"lab6_vww_transfer"}  # lab 6 pre-trains its base once per run (pretrained_base)
+    assert not uses_grading_cache(LABS, "no_such_lab")

@@ -24,6 +24,7 @@ LAYERS: dict[str, int] = {
     "tinymlkit.plots": 0,
     "tinymlkit.tf_quiet": 0,
     "tinymlkit.energy": 0,
+    "tinymlkit.slow_imports": 0,
     # 1: sensors, files and runtimes
     "tinymlkit.audio": 1,
     "tinymlkit.vision": 1,

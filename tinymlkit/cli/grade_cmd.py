@@ -51,13 +51,13 @@ def _grade(args: argparse.Namespace) -> int:
         from ..errors import KitError
 
         raise KitError(f"--scheduler {args.scheduler!r}: give the scheduler's address, e.g. tcp://10.0.0.5:8786")
+    warm = None
     if not args.scheduler:
         # librosa's first call compiles for minutes on a fresh install: here, not inside a graded cell's timeout
         # (workers on other machines warm their own: `python -m tinymlkit.audio.jit_cache` in their set-up).
-        from ..audio.jit_cache import warm_up
-
-        warm_up()
+        from ..audio.jit_cache import warm_up as warm
     run = grade_class(args.course, submissions=args.submissions, lab=args.lab, workers=args.workers,
-                      scheduler=args.scheduler, force=args.force, nbgrader_args=tuple(extra), progress=not args.quiet)
+                      scheduler=args.scheduler, force=args.force, nbgrader_args=tuple(extra), progress=not args.quiet,
+                      before_grading=warm)
     print(format_summary(run))
     return 1 if run.failed else 0

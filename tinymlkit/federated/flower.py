@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import KitError
+from ..slow_imports import SLOW_OPTIONAL_IMPORTS
 
 __all__ = ["FederatedConfig", "flower_available", "client_drops", "make_client_app", "make_server_app",
            "simulate", "SimulationResult", "read_traffic", "ray_import_guard", "ray_init_args"]
@@ -279,14 +280,13 @@ def read_traffic(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
-_SLOW_IMPORTS = ("rfc3987_syntax",)
-"""Optional imports Ray's own helper processes are kept from: ``import ray`` reaches ``jsonschema``, which
-loads ``rfc3987_syntax`` where installed (Jupyter pulls it in), and that package builds an Earley
-grammar at import: 7 of the 9.5 CPU seconds of ``import ray`` here, 17 s wall at load 10. Ray 2.55's
-raylet waits a fixed ~15-20 s for its dashboard agent (a fresh Python that imports ray) to write its
-port files and aborts when it is late (``Timed out waiting for file .../metrics_agent_port_...``), and
-the driver then reports "The current node timed out during startup". Without it the agent's import
-took 5.5 s at load 7. jsonschema treats the package as optional (only its 'iri' format check needs it)."""
+_SLOW_IMPORTS = SLOW_OPTIONAL_IMPORTS
+"""Optional imports Ray's own helper processes are kept from (:mod:`tinymlkit.slow_imports`): ``import ray``
+reaches ``jsonschema``, which loads ``rfc3987_syntax``: 7 of the 9.5 CPU seconds of ``import ray`` here, 17 s
+wall at load 10. Ray 2.55's raylet waits a fixed ~15-20 s for its dashboard agent (a fresh Python that imports
+ray) to write its port files and aborts when it is late (``Timed out waiting for file
+.../metrics_agent_port_...``), and the driver then reports "The current node timed out during startup".
+Without it the agent's import took 5.5 s at load 7."""
 
 
 @contextlib.contextmanager

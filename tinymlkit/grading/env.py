@@ -35,8 +35,12 @@ def nbgrader_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def nbgrader_command(*args: str) -> list[str]:
-    """``nbgrader ARGS`` as this Python's module, so no ``nbgrader`` script is needed on PATH."""
-    return [sys.executable, "-m", "nbgrader", *args]
+    """``nbgrader ARGS`` run by this Python, so no ``nbgrader`` script is needed on PATH.
+
+    It goes through :mod:`tinymlkit.grading.nbgrader_main`, nbgrader's own ``main()`` started without the
+    9-second optional import every nbgrader process otherwise pays.
+    """
+    return [sys.executable, "-m", "tinymlkit.grading.nbgrader_main", *args]
 
 
 def run_nbgrader(course: str | os.PathLike[str], args: Sequence[str], timeout: float | None = None,

@@ -9,7 +9,8 @@ Loaded by ``labs/nbgrader_config.py`` through :func:`configure`, so nbgrader's o
 - :class:`QuietOverwriteCells`: nbgrader's ``OverwriteCells``, which restores every locked cell from the
   gradebook. The gradebook's checksum of a test cell includes its hidden tests, which the release lacks,
   so nbgrader warned ``Attribute 'checksum' ... has changed!`` for every untouched submission. A cell equal
-  to its release version is restored before the comparison; only a real edit still warns.
+  to its release version is restored before the comparison; only a real edit still warns. A deleted test
+  cell is put back after the nearest earlier cell still there (nbgrader's own code fails on a text cell).
 - :class:`HideHiddenTests`: for ``generate_feedback``: removes hidden-test regions from the source
   (nbgrader's ``ClearHiddenTests``) and scrubs the outputs of the same cells, so neither the hidden code,
   its seeds nor a traceback through it reaches a student.
@@ -117,6 +118,31 @@ class QuietOverwriteCells(OverwriteCells):
                     source_cell.source, source_cell.cell_type, grade_id):
                 cell.source = source_cell.source
         return super().preprocess_cell(cell, resources, cell_index)
+
+    def add_missing_grade_cells(self, nb: NotebookNode, resources: Any) -> tuple[NotebookNode, Any]:
+        """Put each deleted grade cell back after the nearest earlier cell the submission still has.
+
+        nbgrader's own version looks only at the source cell just before the deleted one and expects it to be
+        an answer or a test: when it is a read-only text cell (lab 1's rules paragraph before its rule test),
+        it fails with a KeyError and the whole submission goes ungraded.
+        """
+        source_nb = self.gradebook.find_notebook(self.notebook_id, self.assignment_id)
+        source_cells = source_nb.source_cells
+        order = [c.name for c in source_cells]
+        grade_cells = {c.name: c for c in source_nb.grade_cells}
+        solution_ids = {c.name for c in source_nb.solution_cells}
+        for k, name in enumerate(order):
+            if name not in grade_cells:
+                continue
+            present = {c.metadata["nbgrader"]["grade_id"]: i for i, c in enumerate(nb.cells)
+                       if c.metadata.get("nbgrader", {}).get("grade_id")}
+            if name in present:
+                continue
+            self.log.warning(f"Missing grade cell {name} encountered, adding to notebook")
+            at = next((present[prev] + 1 for prev in reversed(order[:k]) if prev in present), 0)
+            nb.cells.insert(at, self.missing_cell_transform(source_cells[k], grade_cells[name].max_score,
+                                                            is_solution=name in solution_ids))
+        return nb, resources
 
 
 def released_source(source: str, cell_type: str, grade_id: str) -> str:

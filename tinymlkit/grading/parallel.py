@@ -158,12 +158,14 @@ def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
 def grade_class(course: str | Path, submissions: str | Path | None = None, labs: list[str] | None = None,
                 lab: str | None = None, workers: int = 2, scheduler: str | None = None, force: bool = False,
                 nbgrader_args: tuple[str, ...] = (), progress: bool = True,
-                on_result: Callable[[dict[str, Any]], None] | None = None) -> GradeRun:
+                on_result: Callable[[dict[str, Any]], None] | None = None,
+                before_grading: Callable[[], Any] | None = None) -> GradeRun:
     """Autograde every submission of a course in parallel and merge the results into its gradebook.
 
     ``submissions``: nbgrader's ``submitted/`` (default), an exchange inbound folder, or a folder of
     ``<student_id>.ipynb`` for ``lab``. ``workers`` 0 grades one after the other in this process (no Dask).
-    ``force`` grades again what is unchanged.
+    ``force`` grades again what is unchanged. ``before_grading`` runs once before the first submission is
+    graded, and not at all when there is nothing to grade (the command line warms librosa's compile cache).
     """
     t0 = time.perf_counter()
     course = Path(course).resolve()
@@ -194,15 +196,7 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
         if not labs_used:
             run.seconds = time.perf_counter() - t0
             return run
-        (tmp / "template").mkdir()
-        template, releases = _template_gradebook(course, labs_used, tmp / "template")
-        _ensure_assignments(course, db, labs_used, template, tmp)
-        for rel_lab in labs_used:
-            committed = course / "release" / rel_lab / f"{rel_lab}.ipynb"
-            if committed.is_file():
-                releases[rel_lab] = committed.read_bytes()  # what the students were really given
-        lab_files = {x: _lab_files(course, x) for x in labs_used}
-        todo: list[tuple[Submission, GradeTask, str]] = []
+        pending: list[tuple[Submission, bytes, str]] = []
         for s in subs:
             try:
                 data = s.path.read_bytes()
@@ -218,10 +212,25 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                     and (course / "autograded" / s.student / s.lab / f"{s.lab}.ipynb").is_file()):
                 run.skipped.append(before)
                 continue
-            task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab], config=config,
-                             gradebook=template, source_files=lab_files[s.lab], timestamp=s.timestamp,
-                             nbgrader_args=tuple(nbgrader_args), run_id=run_id)
-            todo.append((s, task, digest))
+            pending.append((s, data, digest))
+        todo: list[tuple[Submission, GradeTask, str]] = []
+        if pending:  # nbgrader is started only when there is something to grade
+            pending_labs = sorted({s.lab for s, _, _ in pending})
+            (tmp / "template").mkdir()
+            template, releases = _template_gradebook(course, pending_labs, tmp / "template")
+            _ensure_assignments(course, db, pending_labs, template, tmp)
+            for rel_lab in pending_labs:
+                committed = course / "release" / rel_lab / f"{rel_lab}.ipynb"
+                if committed.is_file():
+                    releases[rel_lab] = committed.read_bytes()  # what the students were really given
+            lab_files = {x: _lab_files(course, x) for x in pending_labs}
+            for s, data, digest in pending:
+                task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab], config=config,
+                                 gradebook=template, source_files=lab_files[s.lab], timestamp=s.timestamp,
+                                 nbgrader_args=tuple(nbgrader_args), run_id=run_id)
+                todo.append((s, task, digest))
+            if before_grading is not None:
+                before_grading()
 
         def finish(sub: Submission, digest: str, result: dict[str, Any]) -> None:
             if result["status"] == "ok":
@@ -244,7 +253,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                     finish(sub, digest, grade_task(task))
                     bar.update(1)
             else:
-                run.workers = _run_on_dask(todo, workers, scheduler, finish, bar)
+                cached = {lab for lab in {sub.lab for sub, _, _ in todo} if uses_grading_cache(course, lab)}
+                run.workers = _run_on_dask(todo, workers, scheduler, finish, bar, cached)
         finally:
             bar.close()
             shutil.rmtree(cache_folder(run_id), ignore_errors=True)  # this run's own cache (made by its tasks)
@@ -253,9 +263,18 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
     return run
 
 
+def uses_grading_cache(course: Path, lab: str) -> bool:
+    """Whether a lab's notebook computes values once per grading run (``tinymlkit.grading.labs``'s cache)."""
+    try:
+        text = (course / "source" / lab / f"{lab}.ipynb").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(name in text for name in ("cached_reference", "pretrained_base"))
+
+
 def _run_on_dask(todo: list[tuple[Submission, GradeTask, str]], workers: int, scheduler: str | None,
-                 finish: Callable[[Submission, str, dict[str, Any]], None], bar: Any) -> int:
-    """Grade on Dask; the first submission of each lab runs alone, so it fills the lab's caches once."""
+                 finish: Callable[[Submission, str, dict[str, Any]], None], bar: Any, cached: set[str]) -> int:
+    """Grade on Dask; in a lab that fills a cache, the first submission runs alone so the cache is filled once."""
     from dask.distributed import as_completed
 
     client, cluster = _client(workers, scheduler)
@@ -266,11 +285,12 @@ def _run_on_dask(todo: list[tuple[Submission, GradeTask, str]], workers: int, sc
             first.setdefault(sub.lab, i)
         rest: dict[str, list[int]] = {}
         for i, (sub, _, _) in enumerate(todo):
-            if first[sub.lab] != i:
+            if first[sub.lab] != i and sub.lab in cached:
                 rest.setdefault(sub.lab, []).append(i)
+        starts = sorted(set(first.values()) | {i for i, (sub, _, _) in enumerate(todo) if sub.lab not in cached})
         index: dict[Any, int] = {}
         futures = []
-        for i in first.values():
+        for i in starts:
             f = client.submit(grade_task, todo[i][1], pure=False, key=f"grade-{todo[i][0].lab}-{todo[i][0].student}")
             index[f.key] = i
             futures.append(f)
