@@ -86,3 +86,30 @@ def test_a_model_file_is_probed_once_per_process(micro_speech_dir: Path):
     assert runtime._probed == probed and any(k[1] == "tflm" for k in probed)
     x = np.zeros((1, 1960), dtype=np.float32)
     assert np.array_equal(a.predict(x), b.predict(x))
+
+
+def test_arena_bisection_counts_a_crashing_probe_as_too_small():
+    """A probe that kills its child (TFLM's unchecked allocation) is "too small"; the next child carries on."""
+    import os
+    import signal
+
+    from tinymlkit.runtime import _bisect_in_children
+
+    def allocates(n: int) -> bool:
+        if 600 <= n < 700:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return n >= 700
+
+    assert _bisect_in_children(allocates, 0, 4096) == 700
+    assert _bisect_in_children(lambda n: n >= 1, 0, 4096) == 1
+    assert _bisect_in_children(lambda n: n >= 4096, 0, 4096) == 4096
+
+
+def test_arena_bisection_reports_a_probe_that_fails_otherwise():
+    from tinymlkit.runtime import _bisect_in_children
+
+    def allocates(n: int) -> bool:
+        raise ValueError("damaged model")
+
+    with pytest.raises(ModelLoadError, match="not 'too small'"):
+        _bisect_in_children(allocates, 0, 64)
