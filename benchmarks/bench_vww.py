@@ -63,7 +63,7 @@ def bench_epoch(images: int, epochs: int, alpha: float = 0.25, size: int = 96, c
 
 def bench_transfer(size: int, target: float, epochs: int, pretrain: str, task: str) -> dict[str, Any]:
     """Epochs to a validation accuracy from a base pre-trained on another synthetic task vs from scratch."""
-    from tinymlkit.pipelines.vww import transfer_vs_scratch
+    from tinymlkit.pipelines.vww_lesson import transfer_vs_scratch
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()

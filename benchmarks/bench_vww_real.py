@@ -97,7 +97,8 @@ def bench_roundtrip(photos: Path | None, base: Path | None) -> dict[str, Any]:
 
 def bench_finetune(photos: Path | None, base: Path | None, seeds: int, epochs: int) -> dict[str, Any]:
     """Fine-tuned real base vs scratch vs the untouched reference on held-out real photos, per seed."""
-    from tinymlkit.pipelines.vww import RealPhotos, real_transfer_vs_scratch, split_photos
+    from tinymlkit.pipelines.vww import RealPhotos, split_photos
+    from tinymlkit.pipelines.vww_lesson import real_transfer_vs_scratch
 
     x, y, names = _photos(photos, with_bmps=False)
     runs = []

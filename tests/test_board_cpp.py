@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import random
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -12,25 +11,16 @@ import pytest
 
 from tinymlkit.board import protocol as p
 
-from test_sketches import ARM_FLAGS, HOST_FLAGS, WARNINGS
+from cpp_build import CPP, LIB, arm_tool, host_program, m4_objects
 
-ROOT = Path(__file__).resolve().parents[1]
-LIB = ROOT / "arduino_sketches" / "libraries" / "TinyMLKit" / "src"
-MAIN = Path(__file__).resolve().parent / "cpp" / "board_codec_main.cpp"
+MAIN = CPP / "board_codec_main.cpp"
 
 
 @pytest.fixture(scope="module")
 def codec(tmp_path_factory) -> Path:
     """The host test program, built with warnings as errors."""
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not installed (apt-get install g++); the C++ codec cannot be checked here")
     exe = tmp_path_factory.mktemp("board_cpp") / "board_codec"
-    cmd = [gxx, *HOST_FLAGS, *WARNINGS, f"-I{LIB}", str(MAIN), str(LIB / "frame_codec.cpp"),
-           str(LIB / "kit_timing.cpp"), "-o", str(exe)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return exe
+    return host_program([MAIN, LIB / "frame_codec.cpp", LIB / "kit_timing.cpp"], exe, optimize=False)
 
 
 def _expected_messages() -> list[p.Message]:
@@ -120,14 +110,9 @@ def test_python_commands_decode_in_cpp_with_the_same_recovery_as_python(codec, s
 
 
 def test_codec_compiles_for_the_boards_cortex_m4(tmp_path):
-    gxx = shutil.which("arm-none-eabi-g++")
-    if gxx is None:
-        pytest.skip("arm-none-eabi-g++ is not installed (apt-get install gcc-arm-none-eabi)")
-    obj = tmp_path / "frame_codec.o"
-    cmd = [gxx, *ARM_FLAGS, *WARNINGS, "-c", str(LIB / "frame_codec.cpp"), "-o", str(obj)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    size = subprocess.run(["arm-none-eabi-size", str(obj)], capture_output=True, text=True, check=True).stdout
+    size_tool = arm_tool("size")
+    (obj,) = m4_objects([LIB / "frame_codec.cpp"], tmp_path, [LIB])
+    size = subprocess.run([size_tool, str(obj)], capture_output=True, text=True, check=True).stdout
     text_bytes = int(size.splitlines()[1].split()[0])
     assert text_bytes < 4096, f"frame codec takes {text_bytes} bytes of flash"
 

@@ -30,52 +30,23 @@ from tinymlkit.vision.int8_input import pixel_to_int8_table, pixels_to_int8
 from tinymlkit.vision.pixels import decode_frame, rgb888_to_rgb565
 from tinymlkit.vision.preprocess import prepare_frame
 
+from cpp_build import CPP, LIB, arm_tool, m4_qemu_elf
 from test_board_cpp import _command_stream, _expected_messages, timing_cases, timing_reference
-from test_sketches import ARM_FLAGS, WARNINGS
-from test_sketches_cpp import (FMT, KWS_MODEL, _camera_frame, _clips, _input_quant, _mcu_blocks, _real_images,
-                               _scripted_scores)
+from test_sketches_cpp import (FMT, KWS_MODEL, WINDOW_CASES, _camera_frame, _clips, _input_quant, _mcu_blocks,
+                               _real_images, _scripted_scores, _window_case)
 
-ROOT = Path(__file__).resolve().parents[1]
-LIB = ROOT / "arduino_sketches" / "libraries" / "TinyMLKit" / "src"
-CPP = Path(__file__).resolve().parent / "cpp"
-QEMU_DIR = Path(__file__).resolve().parent / "qemu"
 QEMU_TIMEOUT_S = 300
 """A hung emulation fails the test instead of the suite's timeout (the whole run takes seconds)."""
 
 
-def _tools() -> tuple[str, str, str]:
-    gxx, gcc, qemu = (shutil.which(t) for t in ("arm-none-eabi-g++", "arm-none-eabi-gcc", "qemu-system-arm"))
-    if not gxx or not gcc:
-        pytest.skip("arm-none-eabi-g++ is not installed (Debian: apt-get install gcc-arm-none-eabi "
-                    "libnewlib-arm-none-eabi libstdc++-arm-none-eabi-newlib); the M4 build cannot be run")
+def _qemu() -> str:
+    """qemu-system-arm, after the cross compiler (both or skip)."""
+    arm_tool("g++")
+    qemu = shutil.which("qemu-system-arm")
     if not qemu:
         pytest.skip("qemu-system-arm is not installed (Debian: apt-get install qemu-system-arm); "
                     "the Cortex-M4 emulation cannot be run")
-    return gxx, gcc, qemu
-
-
-def _build(out_dir: Path, name: str, sources: list[Path]) -> Path:
-    """One driver as a bare-metal ELF for mps2-an386, with the board's C++ flags and warnings as errors."""
-    gxx, gcc, _ = _tools()
-    cpu = [f for f in ARM_FLAGS if f.startswith(("-mcpu", "-mthumb", "-mfloat-abi", "-mfpu"))]
-    objs = []
-    start = out_dir / "startup.o"
-    r = subprocess.run([gcc, *cpu, "-O2", *WARNINGS, "-c", str(QEMU_DIR / "startup.c"), "-o", str(start)],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    objs.append(start)
-    for src in sources:
-        obj = out_dir / f"{name}_{src.stem}.o"
-        r = subprocess.run([gxx, *ARM_FLAGS, *WARNINGS, f"-I{LIB}", f"-I{CPP}", "-c", str(src), "-o", str(obj)],
-                           capture_output=True, text=True)
-        assert r.returncode == 0, f"{src}: {r.stderr}"
-        objs.append(obj)
-    elf = out_dir / f"{name}.elf"
-    r = subprocess.run([gxx, *cpu, "-nostartfiles", "-T", str(QEMU_DIR / "mps2_an386.ld"), "--specs=rdimon.specs",
-                        "-Wl,--gc-sections", *map(str, objs), "-o", str(elf), "-lrdimon"],
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return elf
+    return qemu
 
 
 class Batch:
@@ -111,7 +82,7 @@ class Batch:
 
     def run(self, elf: Path) -> tuple[list[int], float]:
         """Run every queued command on the emulated M4; (exit status per command, wall seconds)."""
-        _, _, qemu = _tools()
+        qemu = _qemu()
         script, results = self.folder / "script.txt", self.folder / "results.txt"
         script.write_text("\n".join(self.lines) + "\n")
         args = ",".join(f"arg={a}" for a in (elf.name, "batch", script, results))
@@ -132,12 +103,12 @@ class Batch:
 @pytest.fixture(scope="module")
 def convert_run(tmp_path_factory, micro_speech_dir, shared_data, person_detection_dir):
     """Every conversion case of test_sketches_cpp.py, run once on the M4; checks read their part."""
-    _tools()
+    _qemu()
     folder = tmp_path_factory.mktemp("m4_convert")
-    elf = _build(folder, "sketch_convert", [CPP / "sketch_convert_main.cpp", LIB / "recognize_commands.cpp",
+    elf = m4_qemu_elf(folder, "sketch_convert", [CPP / "sketch_convert_main.cpp", LIB / "recognize_commands.cpp",
                                             LIB / "image_convert.cpp"])
     b = Batch(folder)
-    checks: dict[str, list] = {"features": [], "recognize": [], "prepare": [], "mcu": [], "int8": []}
+    checks: dict[str, list] = {"features": [], "recognize": [], "prepare": [], "mcu": [], "int8": [], "window": []}
 
     # int8 features: real clips' frontend output and every uint16 value, for four quantisations.
     cfg = AudioFrontendConfig()
@@ -219,6 +190,13 @@ def convert_run(tmp_path_factory, micro_speech_dir, shared_data, person_detectio
         i = b.add("int8", pin, b.file(table.tobytes()), out)
         checks["int8"].append((i, out, pixels_to_int8(pixels, table)))
 
+    # The feature window: the host test's cases.
+    for frames, size, zp, every, n in WINDOW_CASES:
+        data, want, _ = _window_case(frames, size, every, n, seed=frames + every + n)
+        out = b.out()
+        i = b.add("window", b.file(data), frames, size, zp, every, out)
+        checks["window"].append((i, out, want))
+
     status, wall = b.run(elf)
     print(f"\nCortex-M4 (QEMU mps2-an386) sketch conversion: {len(b.lines)} cases in {wall:.1f} s")
     return status, checks, len(b.lines), wall
@@ -257,6 +235,15 @@ def test_m4_jpeg_blocks_bit_exact(convert_run):
         assert np.array_equal(got, want), f"{what}: {(got != want).sum()} values differ"
 
 
+def test_m4_feature_window(convert_run):
+    status, checks, _, _ = convert_run
+    assert len(checks["window"]) >= 4
+    for i, out, want in checks["window"]:
+        assert status[i] == 0
+        got = np.frombuffer(out.read_bytes(), dtype=np.int8)
+        assert got.shape == want.shape and np.array_equal(got, want)
+
+
 def test_m4_pixel_table(convert_run):
     status, checks, _, _ = convert_run
     for i, out, want in checks["int8"]:
@@ -270,9 +257,9 @@ def test_m4_pixel_table(convert_run):
 @pytest.fixture(scope="module")
 def codec_run(tmp_path_factory):
     """Every codec case of test_board_cpp.py (and the timing summary), run once on the M4."""
-    _tools()
+    _qemu()
     folder = tmp_path_factory.mktemp("m4_codec")
-    elf = _build(folder, "board_codec", [CPP / "board_codec_main.cpp", LIB / "frame_codec.cpp",
+    elf = m4_qemu_elf(folder, "board_codec", [CPP / "board_codec_main.cpp", LIB / "frame_codec.cpp",
                                          LIB / "kit_timing.cpp"])
     b = Batch(folder)
     cases: dict[str, list] = {"crc": [], "encode": [], "decode": [], "timing": []}

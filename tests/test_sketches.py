@@ -15,17 +15,7 @@ from tinymlkit.export.sketches import (MODEL_SKETCHES, SKETCHES, generated_name_
                                        library_src, sketch_dir)
 from tinymlkit.export.write import export_model
 
-# How the arduino:mbed_nano 4.2.4 core compiles C++ for the Nano 33 BLE (its platform.txt and the
-# ARDUINO_NANO33BLE variant's flag files): gnu++14, the soft-float calling convention with the FPU, and
-# the core's defines. Plain char is unsigned on ARM, so the host builds use -funsigned-char too.
-BOARD_CXX_FLAGS = ["-std=gnu++14", "-DARDUINO=10607", "-DARDUINO_ARCH_MBED_NANO", "-DARDUINO_ARCH_MBED"]
-ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=softfp", "-mfpu=fpv4-sp-d16", "-Os", *BOARD_CXX_FLAGS,
-             "-fno-exceptions", "-fno-rtti", "-ffunction-sections", "-fdata-sections"]
-HOST_FLAGS = [*BOARD_CXX_FLAGS, "-funsigned-char"]
-"""The board's language and defines on the host compiler (x86 char is signed unless told otherwise)."""
-WARNINGS = ["-Wall", "-Wextra", "-Werror"]
-"""On the project's own files: a warning is a failure."""
-
+from cpp_build import arm_tool, host_objects, m4_objects
 
 BOARD_LIBRARY = library_src().parents[1] / "TinyMLKitBoard" / "src"
 """The kit's second Arduino library: board code (camera, interpreter bring-up, BENCH timing), one copy."""
@@ -88,8 +78,21 @@ def test_includes_resolve(name):
     assert _include_problems(sketch_dir(name), generated_committed) == []
 
 
+AUDIO_MODEL_SKETCHES = ("kws", "early_exit", "anomaly")
+"""Sketches that run a model on the microphone's features: all through kit_audio.h."""
+_COPIED_BOARD_CODE = re.compile(r"^\s*(?:static\s+)?(?:void|bool|int)\s+(fail|set_led|led|start_frontend|"
+                                r"process_audio)\s*\(|\b(?:FrontendProcessSamples|FrontendPopulateState|g_ring)\b", re.M)
+"""What the sketches once each carried a copy of (error blink, LEDs, the audio ring and frontend feed)."""
+
+
+def _all_sketch_sources() -> list[Path]:
+    """Every hand-written .ino, including the advanced track's and early_exit's stage2/."""
+    return sorted(p for p in sketch_dir("kws").parent.rglob("*.ino") if "libraries" not in p.parts)
+
+
 def test_board_code_lives_once_in_the_board_library():
-    for f in ("kit_camera.h", "kit_camera_config.h", "kit_interpreter.h", "kit_bench.h"):
+    for f in ("kit_camera.h", "kit_camera_config.h", "kit_interpreter.h", "kit_bench.h", "kit_status.h",
+              "kit_audio.h"):
         assert (BOARD_LIBRARY / f).is_file(), f
     for name in SKETCHES:
         d = sketch_dir(name)
@@ -103,19 +106,40 @@ def test_board_code_lives_once_in_the_board_library():
             assert "kit_bench_inference(" in ino and "kit_bench_step(" in ino and "kit_bench_poll(" in ino
         if "KIT_CAMERA" in ino or "camera_read(" in ino:
             assert '#include "kit_camera.h"' in ino
-    for name in ("early_exit", "anomaly"):  # the advanced track's model sketches share the same bring-up
+    inos = _all_sketch_sources()
+    assert {p.stem for p in inos} >= {*SKETCHES, *AUDIO_MODEL_SKETCHES, "stage2"}
+    for ino_path in inos:
+        ino = ino_path.read_text(encoding="utf-8")
+        copied = sorted({m.group(1) or m.group(0) for m in _COPIED_BOARD_CODE.finditer(ino)})
+        assert not copied, f"{ino_path.name} carries its own {copied}: use kit_status.h / kit_audio.h"
+        if "kit_fail(" in ino or "kit_led" in ino:
+            assert '#include "kit_status.h"' in ino, ino_path.name
+    for name in (*AUDIO_MODEL_SKETCHES, "early_exit/stage2"):
         d = sketch_dir(name)
-        ino = (d / f"{name}.ino").read_text(encoding="utf-8")
+        ino = (d / f"{d.name}.ino").read_text(encoding="utf-8")
         assert "kit_interpreter_begin(" in ino and "MicroInterpreter interpreter(" not in ino, name
-        assert "KitFillFrontendConfig(&c)" in ino and "c.window.size_ms" not in ino, name
-        assert "dir: ../libraries/TinyMLKitBoard\n" in (d / "sketch.yaml").read_text(encoding="utf-8"), name
-        # The board library's header resolves (early_exit's own exported files, early_exit.h and stage2/, do not
-        # exist until its export runs, so only this header is asserted here).
-        assert not [p for p in include_problems(d, generated_expected=False) if "kit_interpreter.h" in p], name
+        assert "dir: ../" in (d / "sketch.yaml").read_text(encoding="utf-8"), name
+        if name != "early_exit/stage2":
+            # The microphone side is the library's; the front end is set from the generated settings.
+            assert "kit_audio_begin(g_audio, KitFillFrontendConfig<FrontendConfig>)" in ino, name
+            assert "kit_audio_poll(" in ino and "kit_window_ready(" in ino and "c.window.size_ms" not in ino, name
+            assert "dir: ../libraries/TinyMLKitBoard\n" in (d / "sketch.yaml").read_text(encoding="utf-8"), name
+        # The libraries' headers resolve (early_exit's own exported files, early_exit.h and stage2/, do not
+        # exist until its export runs, so only the kit's headers are asserted here).
+        problems = include_problems(d, generated_expected=False)
+        assert not [p for p in problems if re.search(r'"(kit_\w+|feature_\w+)\.h"', p)], (name, problems)
+    stage2_yaml = (sketch_dir("early_exit") / "stage2" / "sketch.yaml").read_text(encoding="utf-8")
+    assert "dir: ../../libraries/TinyMLKit\n" in stage2_yaml and "dir: ../../libraries/TinyMLKitBoard\n" in stage2_yaml
     props = (BOARD_LIBRARY.parent / "library.properties").read_text()
     assert "name=TinyMLKitBoard" in props
     # Header-only: a sketch that includes none of it (capture_audio) compiles none of it.
     assert not list(BOARD_LIBRARY.glob("*.cpp")) and not list(BOARD_LIBRARY.glob("*.c"))
+
+
+def test_the_copy_check_sees_a_copied_helper():
+    # The rule above must be able to fail: a sketch with its own fail() and ring is caught.
+    text = "namespace {\nint16_t g_ring[8192];\nvoid fail(const char* what) {\n}\n}\n"
+    assert {m.group(1) or m.group(0) for m in _COPIED_BOARD_CODE.finditer(text)} == {"fail", "g_ring"}
 
 
 def test_kws_committed_files_pass_check_sketch_and_names_exist():
@@ -215,25 +239,10 @@ def test_person_detection_check_sketch_fails_when_broken(tmp_path, person_sketch
 # ---------------------------------------------------------------- Cortex-M4F build
 
 
-def _arm() -> tuple[str, str]:
-    gxx, size = shutil.which("arm-none-eabi-g++"), shutil.which("arm-none-eabi-size")
-    if not gxx or not size:
-        pytest.skip("arm-none-eabi-g++ is not installed (Debian: apt-get install gcc-arm-none-eabi "
-                    "libnewlib-arm-none-eabi); the Cortex-M4F build cannot be checked here")
-    return gxx, size
-
-
 def _arm_size(folder: Path, tmp_path: Path, extra: list[Path]) -> dict[str, int]:
-    gxx, size = _arm()
+    size = arm_tool("size")
     lib = library_src()
-    sources = [*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra]
-    objs = []
-    for src in sources:
-        obj = tmp_path / (src.stem + ".o")
-        r = subprocess.run([gxx, *ARM_FLAGS, *WARNINGS, f"-I{lib}", f"-I{folder}", "-c", str(src),
-                            "-o", str(obj)], capture_output=True, text=True)
-        assert r.returncode == 0, f"{src}: {r.stderr}"
-        objs.append(obj)
+    objs = m4_objects([*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra], tmp_path, [lib, folder])
     out = subprocess.run([size, "-A", "-d", *map(str, objs)], capture_output=True, text=True, check=True).stdout
     flash = ram = 0
     for line in out.splitlines():
@@ -277,14 +286,8 @@ def test_person_detection_plain_cpp_and_model_build_for_cortex_m4f(tmp_path, per
 
 
 def _host_build(folder: Path, tmp_path: Path, extra: list[Path]) -> None:
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not installed (apt-get install g++); the host build cannot be checked here")
     lib = library_src()
-    for src in [*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra]:
-        r = subprocess.run([gxx, *HOST_FLAGS, *WARNINGS, f"-I{lib}", f"-I{folder}", "-c", str(src),
-                            "-o", str(tmp_path / (src.stem + ".host.o"))], capture_output=True, text=True)
-        assert r.returncode == 0, f"{src}: {r.stderr}"
+    host_objects([*sorted(lib.glob("*.cpp")), folder / "model_data.cc", *extra], tmp_path, [lib, folder])
 
 
 def test_kws_library_and_generated_headers_build_on_the_host_like_the_board(tmp_path):

@@ -6,7 +6,6 @@ real images); the same decisions for the command recognizer on a scripted score 
 from __future__ import annotations
 
 import io
-import shutil
 import struct
 import subprocess
 from pathlib import Path
@@ -19,16 +18,15 @@ from tinymlkit.audio.features import frontend_to_int8, frontend_uint16
 from tinymlkit.audio.wav import load_clip
 from tinymlkit.config import AudioFrontendConfig, QuantParams, RecognizerConfig
 from tinymlkit.recognizer import CommandRecognizer
+from tinymlkit.streaming import window_ends
 from tinymlkit.tflite_file import read_tflite
 from tinymlkit.vision.int8_input import pixel_to_int8_table, pixels_to_int8
 from tinymlkit.vision.pixels import decode_frame, rgb888_to_rgb565
 from tinymlkit.vision.preprocess import prepare_frame
 
-from test_sketches import HOST_FLAGS, WARNINGS
+from cpp_build import CPP, LIB, ROOT, host_program
 
-ROOT = Path(__file__).resolve().parents[1]
-LIB = ROOT / "arduino_sketches" / "libraries" / "TinyMLKit" / "src"
-MAIN = Path(__file__).resolve().parent / "cpp" / "sketch_convert_main.cpp"
+MAIN = CPP / "sketch_convert_main.cpp"
 KWS_MODEL = ROOT / "arduino_sketches" / "kws" / "model" / "model_int8.tflite"
 FMT = {"gray8": 1, "rgb565_be": 2, "rgb565_le": 3, "rgb888": 16}
 
@@ -36,15 +34,8 @@ FMT = {"gray8": 1, "rgb565_be": 2, "rgb565_le": 3, "rgb888": 16}
 @pytest.fixture(scope="module")
 def tool(tmp_path_factory) -> Path:
     """The host driver, built with the board's language flags and warnings as errors."""
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not installed (apt-get install g++); the sketches' C++ cannot be checked here")
     exe = tmp_path_factory.mktemp("sketch_cpp") / "sketch_convert"
-    cmd = [gxx, *HOST_FLAGS, "-O2", *WARNINGS, f"-I{LIB}", str(MAIN),
-           str(LIB / "recognize_commands.cpp"), str(LIB / "image_convert.cpp"), "-o", str(exe)]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-    return exe
+    return host_program([MAIN, LIB / "recognize_commands.cpp", LIB / "image_convert.cpp"], exe)
 
 
 # ---------------------------------------------------------------- int8 features
@@ -89,6 +80,34 @@ def test_int8_features_bit_exact_on_real_clips(tool, tmp_path, micro_speech_dir,
         assert diff.size == 0, f"scale {qp.scale}: {diff.size} values differ, first v={values[diff[0]]}"
         if qp is quants[0]:  # with the reference model's scale the clips span many int8 values, not one
             assert len(set(want[: -65536].tolist())) > 20
+
+
+# ---------------------------------------------------------------- feature window
+
+
+WINDOW_CASES = ((49, 40, -128, 1, 130), (49, 40, -128, 2, 131), (49, 40, 5, 3, 200), (10, 8, 0, 60, 200),
+                (49, 40, -128, 2, 30))
+"""(frames, size, zero point, every, frames pushed): the kws window, others, one longer than the stream."""
+
+
+def _window_case(frames: int, size: int, every: int, n: int, seed: int) -> tuple[bytes, np.ndarray, int]:
+    """Random int8 frames, and the windows the model must see: the ones tinymlkit.streaming scores."""
+    x = np.random.default_rng(seed).integers(-128, 128, (n, size)).astype(np.int8)
+    ends = window_ends(n, frames, every)
+    want = np.concatenate([x[e - frames:e].ravel() for e in ends]) if ends else np.zeros(0, np.int8)
+    return x.tobytes(), want, len(ends)
+
+
+@pytest.mark.parametrize("case", WINDOW_CASES)
+def test_feature_window_runs_the_model_on_the_windows_python_scores(tool, tmp_path, case):
+    frames, size, zp, every, n = case
+    data, want, runs = _window_case(frames, size, every, n, seed=frames + every + n)
+    (tmp_path / "in").write_bytes(data)
+    subprocess.run([tool, "window", tmp_path / "in", str(frames), str(size), str(zp), str(every), tmp_path / "out"],
+                   check=True)
+    got = np.frombuffer((tmp_path / "out").read_bytes(), dtype=np.int8)
+    assert got.shape == want.shape and np.array_equal(got, want)
+    assert runs == (0 if n < frames else 1 + (n - frames) // every)
 
 
 # ---------------------------------------------------------------- command recognizer

@@ -6,8 +6,9 @@ import wave
 import numpy as np
 import pytest
 
-from tinymlkit.audio.augment import loudest_window, mix_at_snr, mix_background, time_shift
+from tinymlkit.audio.augment import augment_clip, loudest_window, mix_at_snr, mix_background, time_shift
 from tinymlkit.audio.wav import WavError, load_clip, read_wav, resample, wav_bytes, write_wav
+from tinymlkit.config import KwsTaskConfig
 
 
 def _write(path, rate=16000, channels=1, width=2, frames=16000):
@@ -182,3 +183,32 @@ def test_a_folder_and_control_characters_in_names(tmp_path):
     with pytest.raises(WavError) as e:
         read_wav(evil)
     assert "\x1b" not in str(e.value) and "\\x1b[2Jy.wav" in str(e.value)
+
+
+def test_augment_clip_shifts_and_adds_noise_to_training_words_only():
+    sr, task = 16000, KwsTaskConfig(time_shift_ms=100, background_frequency=1.0, background_volume=0.1)
+    word = np.zeros(sr, np.float32)
+    word[7000:9000] = 0.5  # a burst in the middle: a shift moves it
+    noise = [np.random.default_rng(1).uniform(-1, 1, 3 * sr).astype(np.float32)]
+    # Validation and test words: untouched, and the random stream is not used.
+    rng = np.random.default_rng(0)
+    assert np.array_equal(augment_clip(word, False, noise, task, rng, sr, train=False), word)
+    assert rng.random() == np.random.default_rng(0).random()
+    # A training word: shifted by at most 100 ms, then noise up to 0.1 of full scale on top.
+    shifts = []
+    for seed in range(20):
+        out = augment_clip(word, False, noise, task, np.random.default_rng(seed), sr, train=True)
+        assert out.shape == word.shape and out.dtype == np.float32
+        residual = out - word
+        assert 0 < np.abs(residual[:5000]).max() <= 0.1 + 1e-6  # noise before the word, at most the volume
+        shifts.append(int(np.argmax(np.convolve(out, np.ones(2000, np.float32), "valid"))) - 7000)
+    assert max(abs(s) for s in shifts) <= 1600 + 10 and len(set(shifts)) > 5
+    # Without background noise, a training word is only shifted.
+    out = augment_clip(word, False, [], task, np.random.default_rng(3), sr, train=True)
+    assert out.sum() == pytest.approx(word.sum()) and set(np.unique(out).tolist()) == {0.0, 0.5}
+    # Silence, in any split: noise alone, at a volume up to full.
+    silence = np.zeros(sr, np.float32)
+    for train in (False, True):
+        peaks = [float(np.abs(augment_clip(silence, True, noise, task, np.random.default_rng(s), sr, train)).max())
+                 for s in range(10)]
+        assert min(peaks) > 0 and max(peaks) > 0.1  # noise in every split, louder than a word's may be

@@ -22,7 +22,7 @@ from .recognizer import CommandRecognizer, scores_to_uint8
 from .runtime import ModelRunner
 
 __all__ = ["Event", "LongRecording", "make_long_recording", "stream_scores", "match_detections", "StreamMetrics",
-           "detect", "threshold_sweep"]
+           "detect", "threshold_sweep", "window_ends"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +81,14 @@ def make_long_recording(clips: Sequence[tuple[Path, str]], noise: Sequence[np.nd
     return LongRecording(mixed, sample_rate, events)
 
 
+def window_ends(n_frames: int, window: int, every_frames: int) -> list[int]:
+    """Frame counts after which the model runs: when the window is first full, then every ``every_frames``.
+
+    The sketches' rule (feature_window.h); the window ending at count ``e`` holds frames ``e - window`` to ``e - 1``.
+    """
+    return list(range(window, n_frames + 1, max(1, every_frames)))
+
+
 def stream_scores(runner: ModelRunner, audio: np.ndarray, cfg: AudioFrontendConfig = AudioFrontendConfig(),
                   every_frames: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Scores of the model on the latest clip-length window, every ``every_frames`` feature frames.
@@ -90,7 +98,7 @@ def stream_scores(runner: ModelRunner, audio: np.ndarray, cfg: AudioFrontendConf
     """
     feats = frontend_to_float(frontend_uint16(audio, cfg), cfg)
     win = cfg.num_frames
-    ends = list(range(win, len(feats) + 1, max(1, every_frames)))
+    ends = window_ends(len(feats), win, every_frames)
     if not ends:
         return np.zeros((0,), np.int64), np.zeros((0, runner.num_outputs), np.uint8)
     x = np.stack([feats[e - win:e] for e in ends])

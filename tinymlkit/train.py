@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from .config import TrainConfig
+from .vision.int8_input import DEFAULT_NORMALIZATION, normalize
 
-__all__ = ["TrainResult", "set_seed", "fit", "EpochProgress", "BalancedAccuracy", "limit_threads"]
+__all__ = ["TrainResult", "set_seed", "fit", "EpochProgress", "BalancedAccuracy", "limit_threads", "ImageSplits",
+           "train_classifier"]
 
 
 @dataclasses.dataclass
@@ -172,3 +174,61 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     else:
         best = len(h["loss"])
     return TrainResult(history=h, epochs_run=len(h["loss"]), best_epoch=best, seconds=seconds)
+
+
+class ImageSplits(Protocol):
+    """What ``train_classifier`` trains on (``pipelines.vww.VwwData`` is one): uint8 pixels and labels."""
+
+    @property
+    def train(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x uint8 (N, H, W, C), y int) to learn from."""
+
+    @property
+    def validation(self) -> tuple[np.ndarray, np.ndarray]:
+        """(x, y) to pick the epoch on."""
+
+
+def train_classifier(model: Any, data: ImageSplits, cfg: TrainConfig, transfer: bool, head_epochs: int | None = None,
+                     progress: bool = True, normalization: str = DEFAULT_NORMALIZATION,
+                     frozen_batchnorm: bool = False) -> dict[str, Any]:
+    """Train an image classifier; with ``transfer`` the base is frozen for the first epochs, then fine-tuned.
+
+    ``data`` holds uint8 pixels (``data.train``, ``data.validation``: (x, y)), normalised here with
+    ``normalization`` (the config's; the kit's default is pixel / 127.5 - 1).
+
+    ``frozen_batchnorm`` keeps the base's batch norms in inference mode while fine-tuning (a base loaded
+    from a folded int8 model has no batch statistics to update). Returns the history of all epochs
+    (both phases joined) and the seconds spent.
+    """
+    from .models.mobilenet import set_base_trainable
+    from .models.person_detect_base import freeze_batchnorm
+
+    x_tr, y_tr = normalize(data.train[0], normalization), data.train[1]
+    x_va, y_va = normalize(data.validation[0], normalization), data.validation[1]
+    phases: list[tuple[str, TrainConfig, bool]] = []
+    if transfer and cfg.epochs >= 2:
+        n_head = head_epochs if head_epochs is not None else max(1, cfg.epochs // 4)
+        n_head = min(n_head, cfg.epochs - 1)
+        phases.append(("head (base frozen)", dataclasses.replace(cfg, epochs=n_head), False))
+        # Fine-tuning: a tenth of the learning rate, so the pretrained features are adjusted, not erased.
+        phases.append(("fine-tune", dataclasses.replace(cfg, epochs=cfg.epochs - n_head,
+                                                        learning_rate=cfg.learning_rate / 10), True))
+    else:
+        phases.append(("all layers", cfg, True))
+    history: dict[str, list[float]] = {}
+    seconds = 0.0
+    phase_epochs = []
+    for name, pcfg, trainable in phases:
+        set_base_trainable(model, trainable)
+        if trainable and frozen_batchnorm:
+            freeze_batchnorm(model)
+        r = fit(model, x_tr, y_tr, x_va, y_va, pcfg, progress=progress, desc=f"MobileNet: {name}")
+        for k, v in r.history.items():
+            history.setdefault(k, []).extend(v)
+        seconds += r.seconds
+        phase_epochs.append({"phase": name, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
+                             "seconds": round(r.seconds, 2)})
+    set_base_trainable(model, True)
+    if frozen_batchnorm:
+        freeze_batchnorm(model)
+    return {"history": history, "seconds": seconds, "phases": phase_epochs, "epochs_run": len(history["loss"])}

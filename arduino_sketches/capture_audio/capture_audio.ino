@@ -7,6 +7,7 @@
 #include <PDM.h>
 
 #include "frame_codec.h"
+#include "kit_status.h"
 
 namespace {
 constexpr int kSampleRate = 16000;
@@ -33,12 +34,6 @@ void on_pdm_data() {
 }
 
 void write_serial(void*, const uint8_t* data, size_t length) { Serial.write(data, length); }
-
-void led(bool r, bool g, bool b) {  // active low
-  digitalWrite(LEDR, r ? LOW : HIGH);
-  digitalWrite(LEDG, g ? LOW : HIGH);
-  digitalWrite(LEDB, b ? LOW : HIGH);
-}
 
 void send_hello() {
   KitHello h = {KIT_CAP_AUDIO, (uint32_t)NRF_FICR->DEVICEID[0], kSampleRate, kClipSamples, 0, 0, KIT_PIXEL_NONE,
@@ -73,17 +68,14 @@ void on_frame(void*, uint8_t type, uint8_t, const uint8_t* payload, uint32_t len
 
 void setup() {
   Serial.begin(115200);
-  pinMode(LEDR, OUTPUT);
-  pinMode(LEDG, OUTPUT);
-  pinMode(LEDB, OUTPUT);
+  kit_led_begin();
   pinMode(kButtonPin, INPUT_PULLUP);
-  led(false, false, false);
   kit_writer_init(&g_writer, write_serial, nullptr);
   kit_decoder_init(&g_decoder);
   PDM.onReceive(on_pdm_data);
   PDM.setBufferSize(sizeof g_chunk);
   if (!PDM.begin(1, kSampleRate)) {
-    led(true, false, false);
+    kit_led(true, false, false);
     while (true) {
       kit_send_error(&g_writer, KIT_ERRCODE_SENSOR, "PDM microphone did not start");
       delay(2000);
@@ -112,7 +104,7 @@ void loop() {
       if (g_remaining == 0) {
         g_state = State::kIdle;
       } else if ((int32_t)(millis() - g_next_ms) >= 0) {
-        led(false, false, true);
+        kit_led(false, false, true);
         g_filled = 0;  // the PDM callback fills the clip from now on
         g_state = State::kRecording;
       }
@@ -120,7 +112,7 @@ void loop() {
     case State::kRecording:
       if (g_filled < kClipSamples) break;
       kit_send_audio(&g_writer, kSampleRate, g_clip, kClipSamples);
-      led(false, true, false);
+      kit_led(false, true, false);
       g_sent++;
       if (g_remaining != UINT32_MAX && g_remaining > 0) g_remaining--;
       if (g_remaining == 0) {

@@ -6,6 +6,7 @@
 // the JPEG file as the camera made it. LED: blue while capturing, green when sent, red on an error.
 #include "kit_camera.h"
 #include "frame_codec.h"
+#include "kit_status.h"
 
 namespace {
 constexpr int kButtonPin = 2;
@@ -24,12 +25,6 @@ uint32_t g_next_ms = 0;
 bool g_camera_ok = false;
 
 void write_serial(void*, const uint8_t* data, size_t length) { Serial.write(data, length); }
-
-void led(bool r, bool g, bool b) {
-  digitalWrite(LEDR, r ? LOW : HIGH);
-  digitalWrite(LEDG, g ? LOW : HIGH);
-  digitalWrite(LEDB, b ? LOW : HIGH);
-}
 
 void send_hello() {
   KitHello h = {KIT_CAP_IMAGE, (uint32_t)NRF_FICR->DEVICEID[0], 0, 0, (uint16_t)kFrameWidth, (uint16_t)kFrameHeight,
@@ -77,15 +72,12 @@ void on_frame(void*, uint8_t type, uint8_t, const uint8_t* payload, uint32_t len
 
 void setup() {
   Serial.begin(115200);
-  pinMode(LEDR, OUTPUT);
-  pinMode(LEDG, OUTPUT);
-  pinMode(LEDB, OUTPUT);
+  kit_led_begin();
   pinMode(kButtonPin, INPUT_PULLUP);
-  led(false, false, false);
   kit_writer_init(&g_writer, write_serial, nullptr);
   kit_decoder_init(&g_decoder);
   g_camera_ok = camera_begin();
-  if (!g_camera_ok) led(true, false, false);
+  if (!g_camera_ok) kit_led(true, false, false);
 }
 
 void loop() {
@@ -101,14 +93,14 @@ void loop() {
     g_next_ms = millis();
   }
   if (g_remaining == 0 || (int32_t)(millis() - g_next_ms) < 0) return;
-  led(false, false, true);
+  kit_led(false, false, true);
   if (!send_frame()) {
-    led(true, false, false);
+    kit_led(true, false, false);
     kit_send_error(&g_writer, KIT_ERRCODE_SENSOR, "no frame from the camera");
     g_remaining = 0;
     return;
   }
-  led(false, true, false);
+  kit_led(false, true, false);
   g_sent++;
   if (g_remaining != UINT32_MAX) g_remaining--;
   if (g_remaining == 0) kit_send_status(&g_writer, KIT_CMD_CAPTURE_IMAGE, KIT_STATE_DONE, g_sent);

@@ -12,6 +12,7 @@
 #include "kit_bench.h"
 #include "kit_camera.h"
 #include "kit_interpreter.h"
+#include "kit_status.h"
 
 #include "model_data.h"
 #include "model_ops.h"
@@ -29,43 +30,20 @@ TfLiteTensor* g_input = nullptr;
 TfLiteTensor* g_output = nullptr;
 KitBench g_bench;
 
-void fail(const char* what) {  // red LED blinking fast: setup failed, the reason is on Serial
-  Serial.print("ERROR ");
-  Serial.println(what);
-  while (true) {
-    digitalWrite(LEDR, LOW);
-    delay(100);
-    digitalWrite(LEDR, HIGH);
-    delay(100);
-  }
-}
-
-void show(bool person) {  // green: person, red: no person (active-low LED)
-  digitalWrite(LEDG, person ? LOW : HIGH);
-  digitalWrite(LEDR, person ? HIGH : LOW);
-  digitalWrite(LEDB, HIGH);
-}
+void show(bool person) { kit_led(!person, person, false); }  // green: person, red: no person
 }  // namespace
 
 void setup() {
-  Serial.begin(115200);
-  pinMode(LEDR, OUTPUT);
-  pinMode(LEDG, OUTPUT);
-  pinMode(LEDB, OUTPUT);
-  digitalWrite(LEDR, HIGH);
-  digitalWrite(LEDG, HIGH);
-  digitalWrite(LEDB, HIGH);
-  const uint32_t t0 = millis();
-  while (!Serial && millis() - t0 < 3000) {
-  }
-  if (RegisterModelOps(g_resolver) != kTfLiteOk) fail("op resolver: re-export (model_ops.h)");
+  kit_led_begin();
+  kit_serial_begin(3000);
+  if (RegisterModelOps(g_resolver) != kTfLiteOk) kit_fail("op resolver: re-export (model_ops.h)");
   const char* problem = kit_interpreter_begin(g_model, g_resolver, tensor_arena, kTensorArenaSize,
                                               kInputElementCount, &g_interpreter);
-  if (problem != nullptr) fail(problem);
+  if (problem != nullptr) kit_fail(problem);
   g_input = g_interpreter->input(0);
   g_output = g_interpreter->output(0);
   kit_bench_begin(&g_bench, KIT_STEP_PIXELS, "one camera frame: crop, resize, int8 table");
-  if (!camera_begin()) fail("camera not detected (see README: camera not detected)");
+  if (!camera_begin()) kit_fail("camera not detected (see README: camera not detected)");
   Serial.println("person_detection ready");
 }
 

@@ -8,6 +8,8 @@
 //   mcu IN FRAME_W FRAME_H FRAME_FORMAT CHANNELS OUT_W OUT_H OUT
 //             IN: blocks "x y w h" (int32 LE each) + w*h uint16 LE RGB565; places them, then prepares
 //   int8 IN TABLE OUT                               pixels through a 256-byte table
+//   window IN FRAMES SIZE ZERO_POINT EVERY OUT      int8 frames (SIZE each) shifted into a window one by one;
+//             OUT: the window (FRAMES * SIZE) each time kit_window_ready() says to run the model
 //   batch SCRIPT RESULTS                            many of the above in one process (test_batch.h)
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "feature_quant.h"
+#include "feature_window.h"
 #include "image_convert.h"
 #include "recognize_commands.h"
 #include "test_batch.h"
@@ -128,6 +131,25 @@ static int to_int8(char** a) {
   return 0;
 }
 
+static int window(char** a) {
+  std::vector<uint8_t> in = read_all(a[0]);
+  const int frames = atoi(a[1]), size = atoi(a[2]), every = atoi(a[4]);
+  if (frames < 1 || size < 1 || in.size() % (size_t)size) return 7;
+  std::vector<int8_t> data((size_t)frames * (size_t)size);
+  KitFeatureWindow w;
+  kit_window_init(&w, data.data(), frames, size, atoi(a[3]));
+  for (size_t i = 0; i < (size_t)frames * (size_t)size; ++i) {
+    if (data[i] != (int8_t)atoi(a[3])) return 8;  // not filled with the zero point
+  }
+  std::vector<int8_t> out;
+  for (size_t at = 0; at < in.size(); at += (size_t)size) {
+    kit_window_push(&w, reinterpret_cast<const int8_t*>(in.data() + at));
+    if (kit_window_ready(&w, every)) out.insert(out.end(), data.begin(), data.end());
+  }
+  write_all(a[5], out.data(), out.size());
+  return 0;
+}
+
 static int run(int argc, char** argv) {
   if (argc < 1) return 1;
   const std::string cmd = argv[0];
@@ -136,6 +158,7 @@ static int run(int argc, char** argv) {
   if (cmd == "prepare" && argc == 9) return prepare(argv + 1);
   if (cmd == "mcu" && argc == 9) return mcu(argv + 1);
   if (cmd == "int8" && argc == 4) return to_int8(argv + 1);
+  if (cmd == "window" && argc == 7) return window(argv + 1);
   fprintf(stderr, "bad arguments\n");
   return 1;
 }

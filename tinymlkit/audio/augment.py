@@ -1,9 +1,13 @@
 """Clip augmentation (background noise at a volume, time shift) and loudest-second extraction."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-__all__ = ["mix_background", "mix_at_snr", "time_shift", "random_noise_segment", "loudest_window"]
+from ..config import KwsTaskConfig
+
+__all__ = ["mix_background", "mix_at_snr", "time_shift", "random_noise_segment", "augment_clip", "loudest_window"]
 
 
 def mix_background(clip: np.ndarray, noise: np.ndarray, volume: float) -> np.ndarray:
@@ -45,6 +49,26 @@ def random_noise_segment(noise: np.ndarray, length: int, rng: np.random.Generato
         noise = np.tile(noise, int(np.ceil(length / max(len(noise), 1))) + 1)
     start = int(rng.integers(0, len(noise) - length + 1))
     return noise[start:start + length]
+
+
+def augment_clip(clip: np.ndarray, is_silence: bool, background: Sequence[np.ndarray], task: KwsTaskConfig,
+                 rng: np.random.Generator, sample_rate: int, train: bool) -> np.ndarray:
+    """One clip as the keyword task's training sees it: a random time shift, then background noise.
+
+    Training clips of words are shifted by up to ``task.time_shift_ms`` and, with probability
+    ``task.background_frequency``, get a random stretch of a ``background`` recording at a volume up to
+    ``task.background_volume``. A silence clip (of any split) is a stretch of background noise alone, at
+    any volume up to full. Validation and test clips of words are returned unchanged.
+    """
+    n = len(clip)
+    if train and not is_silence and task.time_shift_ms > 0:
+        limit = task.time_shift_ms * sample_rate // 1000
+        clip = time_shift(clip, int(rng.integers(-limit, limit + 1)))
+    if background and (is_silence or (train and rng.random() < task.background_frequency)):
+        noise = random_noise_segment(background[int(rng.integers(len(background)))], n, rng)
+        volume = rng.uniform(0, 1.0 if is_silence else task.background_volume)
+        clip = mix_background(clip, noise, volume)
+    return clip
 
 
 def loudest_window(x: np.ndarray, length: int, step: int = 160) -> tuple[np.ndarray, int]:

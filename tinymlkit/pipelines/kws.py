@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..audio.augment import mix_background, random_noise_segment, time_shift
+from ..audio.augment import augment_clip
 from ..audio.features import micro_features
 from ..audio.perturb import PerturbConfig, make_feature_perturber, make_perturber
 from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig
@@ -39,20 +39,6 @@ imitations of home noise (fan, tap, clatter, babble) besides coloured noise."""
 
 AugmentHook = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 """``hook(clip_or_features, label_index, rng) -> same shape``: extra augmentation of training examples."""
-
-
-def _augment(clip: np.ndarray, is_silence: bool, background: Sequence[np.ndarray], task: KwsTaskConfig,
-             rng: np.random.Generator, sample_rate: int, train: bool) -> np.ndarray:
-    n = len(clip)
-    if train and not is_silence and task.time_shift_ms > 0:
-        limit = task.time_shift_ms * sample_rate // 1000
-        clip = time_shift(clip, int(rng.integers(-limit, limit + 1)))
-    if background and (is_silence or (train and rng.random() < task.background_frequency)):
-        noise = random_noise_segment(background[int(rng.integers(len(background)))], n, rng)
-        # Silence is noise alone, at any volume up to full; words get noise up to background_volume.
-        volume = rng.uniform(0, 1.0 if is_silence else task.background_volume)
-        clip = mix_background(clip, noise, volume)
-    return clip
 
 
 def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int = 1, seed: int = 0,
@@ -84,7 +70,7 @@ def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int 
         is_silence = y == silence_idx
         if train and augment is not None and not is_silence:
             clip = augment(clip, y, rng)
-        clip = _augment(clip, is_silence, ds.background, task, rng, a.sample_rate, train)
+        clip = augment_clip(clip, is_silence, ds.background, task, rng, a.sample_rate, train)
         feats = micro_features(clip, a)
         if train and feature_augment is not None and not is_silence:
             feats = feature_augment(feats, y, rng)

@@ -4,8 +4,7 @@
 Also the pieces the commands and lessons share: scoring an int8 model on images the way the board
 feeds it (:class:`tinymlkit.board_input.BoardInput`, built from the run's config and the model),
 prediction on image files, scores on real photos beside the training data's own test split, and the
-transfer-versus-scratch measurements (the synthetic one of the pipeline smoke test, and the real one
-from ``person_detect.tflite``).
+resolution sweep. The transfer-versus-scratch lessons are in ``vww_lesson``.
 
 The synthetic drawn set is a **pipeline smoke test**: it runs every step offline, and a model trained
 on it does not find real people. Every run says what its model was trained on, and with real photos
@@ -14,7 +13,6 @@ at hand (``real_eval``) reports its accuracy on them beside the test split's.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,12 +22,12 @@ import numpy as np
 from ..board_input import BoardInput
 from ..config import ImageInputConfig, TrainConfig, VwwRunConfig, VwwTaskConfig
 from ..data.image_folder import DatasetError, LoadedImages, load_image_folder, load_images, scan_image_folder
-from ..data.synth_images import PERSON_LABELS, SHAPE_LABELS, make_person_images, make_shape_images
+from ..data.synth_images import PERSON_LABELS, make_person_images
 from ..errors import KitError
 from ..evaluate import classification_metrics
-from ..files import atomic_path
 from ..runtime import LITERT, TFLM, ModelRunner, tflm_available
 from ..targets import NANO33BLE
+from ..train import set_seed, train_classifier
 from ..vision.image_io import ImageError, open_image
 from ..vision.int8_input import DEFAULT_NORMALIZATION, normalize
 from .steps import StepTimer
@@ -43,7 +41,6 @@ __all__ = [
     "synthetic_data",
     "folder_data",
     "load_real_photos",
-    "train_classifier",
     "run_config_for",
     "int8_pixel_table",
     "predict_pixels",
@@ -52,10 +49,7 @@ __all__ = [
     "evaluate_folder",
     "predict_files",
     "reference_agreement",
-    "epochs_to_accuracy",
-    "transfer_vs_scratch",
     "split_photos",
-    "real_transfer_vs_scratch",
     "resolution_sweep",
     "format_summary",
 ]
@@ -177,50 +171,6 @@ def load_real_photos(root: str | Path, image: ImageInputConfig | None = None,
     if len(y) == 0:
         raise DatasetError(f"{root}: none of the photos could be read")
     return RealPhotos(x, y, tuple(labels), tuple(paths), f"real photos in {root}", tuple(skipped))
-
-
-def train_classifier(model: Any, data: VwwData, cfg: TrainConfig, transfer: bool, head_epochs: int | None = None,
-                     progress: bool = True, normalization: str = DEFAULT_NORMALIZATION,
-                     frozen_batchnorm: bool = False) -> dict[str, Any]:
-    """Train; with ``transfer`` the base is frozen for the first epochs (new head only), then fine-tuned.
-
-    ``frozen_batchnorm`` keeps the base's batch norms in inference mode while fine-tuning (a base loaded
-    from a folded int8 model has no batch statistics to update). Returns the history of all epochs
-    (both phases joined) and the seconds spent.
-    """
-    from ..models.mobilenet import set_base_trainable
-    from ..models.person_detect_base import freeze_batchnorm
-    from ..train import fit
-
-    x_tr, y_tr = normalize(data.train[0], normalization), data.train[1]
-    x_va, y_va = normalize(data.validation[0], normalization), data.validation[1]
-    phases: list[tuple[str, TrainConfig, bool]] = []
-    if transfer and cfg.epochs >= 2:
-        n_head = head_epochs if head_epochs is not None else max(1, cfg.epochs // 4)
-        n_head = min(n_head, cfg.epochs - 1)
-        phases.append(("head (base frozen)", dataclasses.replace(cfg, epochs=n_head), False))
-        # Fine-tuning: a tenth of the learning rate, so the pretrained features are adjusted, not erased.
-        phases.append(("fine-tune", dataclasses.replace(cfg, epochs=cfg.epochs - n_head,
-                                                        learning_rate=cfg.learning_rate / 10), True))
-    else:
-        phases.append(("all layers", cfg, True))
-    history: dict[str, list[float]] = {}
-    seconds = 0.0
-    phase_epochs = []
-    for name, pcfg, trainable in phases:
-        set_base_trainable(model, trainable)
-        if trainable and frozen_batchnorm:
-            freeze_batchnorm(model)
-        r = fit(model, x_tr, y_tr, x_va, y_va, pcfg, progress=progress, desc=f"MobileNet: {name}")
-        for k, v in r.history.items():
-            history.setdefault(k, []).extend(v)
-        seconds += r.seconds
-        phase_epochs.append({"phase": name, "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
-                             "seconds": round(r.seconds, 2)})
-    set_base_trainable(model, True)
-    if frozen_batchnorm:
-        freeze_batchnorm(model)
-    return {"history": history, "seconds": seconds, "phases": phase_epochs, "epochs_run": len(history["loss"])}
 
 
 def run_config_for(runner: ModelRunner, labels: Sequence[str] | None = None,
@@ -356,8 +306,6 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
             load_real_photos(real_eval, image, d.labels, progress)
     cfg = VwwRunConfig(image=image, task=VwwTaskConfig(labels=tuple(d.labels), alpha=alpha), train=train_cfg)
     with steps("train"):
-        from ..train import set_seed
-
         set_seed(seed)
         model, start = _start_model(weights, image, len(d.labels), alpha, progress)
         tr = train_classifier(model, d, train_cfg, transfer=str(weights) != "none", progress=progress,
@@ -491,80 +439,6 @@ def predict_files(model: str | Path, paths: Sequence[str | Path], labels: Sequen
     return results
 
 
-def epochs_to_accuracy(history: dict[str, list[float]], target: float, key: str = "val_accuracy") -> int | None:
-    """First epoch (1-based) at which ``key`` reaches ``target``; None if it never does."""
-    for i, v in enumerate(history.get(key, [])):
-        if v >= target:
-            return i + 1
-    return None
-
-
-def _task_images(task: str, n: int, size: int, channels: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    if task == "person":
-        x, y = make_person_images(n, size, channels, seed=seed)
-        return x, y, PERSON_LABELS
-    if task == "shapes":
-        x, y = make_shape_images(n, size, channels, seed=seed)
-        return x, y, SHAPE_LABELS
-    raise ValueError(f"unknown synthetic task {task!r}; use 'person' or 'shapes'")
-
-
-def transfer_vs_scratch(out: str | Path, size: int = 96, alpha: float = 0.25, channels: int = 1,
-                        pretrain_task: str = "person", pretrain_images: int = 2000, pretrain_epochs: int = 6,
-                        target_task: str = "person", target_sizes: tuple[int, int] = (300, 200), epochs: int = 8,
-                        target: float = 0.75, seed: int = 7, progress: bool = False) -> dict[str, Any]:
-    """The offline transfer-learning lesson, measured.
-
-    Pre-train a base on a large synthetic set (the stand-in for ImageNet), then train a small target
-    set twice with the same budget: from that base (new head first, then fine-tuning) and from scratch.
-    Reports the epochs each needs to reach ``target`` validation accuracy (None: not within ``epochs``).
-    The default target is a small person set drawn from other random streams (a learner's own small
-    folder); ``target_task="shapes"`` asks the harder cross-task question.
-    """
-    from ..models.mobilenet import load_base_weights, mobilenet_v1
-    from ..train import set_seed
-
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    xs, ys, pre_labels = _task_images(pretrain_task, pretrain_images, size, channels, seed)
-    n_val = max(len(pre_labels) * 10, pretrain_images // 8)
-    pre_data = VwwData((xs[n_val:], ys[n_val:]), (xs[:n_val], ys[:n_val]), (xs[:n_val], ys[:n_val]), pre_labels,
-                       pretrain_task)
-    cfg = TrainConfig(model="mobilenet_v1", epochs=pretrain_epochs, batch_size=32, learning_rate=0.002,
-                      patience=pretrain_epochs, seed=seed)
-    set_seed(seed)
-    pre = mobilenet_v1((size, size, channels), len(pre_labels), alpha)
-    t0 = time.perf_counter()
-    pre_hist = train_classifier(pre, pre_data, cfg, transfer=False, progress=progress)
-    pretrain_seconds = time.perf_counter() - t0
-    base_path = out / f"{pretrain_task}_base.keras"
-    with atomic_path(base_path) as tmp:
-        pre.save(tmp)
-    xt, yt, labels = _task_images(target_task, sum(target_sizes), size, channels, seed + 1)
-    n_tr = target_sizes[0]
-    task_data = VwwData((xt[:n_tr], yt[:n_tr]), (xt[n_tr:], yt[n_tr:]), (xt[n_tr:], yt[n_tr:]), labels, target_task)
-    task_cfg = TrainConfig(model="mobilenet_v1", epochs=epochs, batch_size=32, learning_rate=0.002,
-                           patience=epochs, seed=seed)
-    runs = {}
-    for name, weights in (("scratch", "none"), ("transfer", str(base_path))):
-        set_seed(seed)
-        m = mobilenet_v1((size, size, channels), len(labels), alpha)
-        load_base_weights(m, weights, alpha)
-        r = train_classifier(m, task_data, task_cfg, transfer=weights != "none", progress=progress)
-        runs[name] = {"epochs_to_target": epochs_to_accuracy(r["history"], target),
-                      "best_val_accuracy": round(max(r["history"]["val_accuracy"]), 4),
-                      "val_accuracy": [round(v, 4) for v in r["history"]["val_accuracy"]],
-                      "seconds": round(r["seconds"], 2), "phases": r["phases"]}
-    return {"target_val_accuracy": target,
-            "pretrain": {"task": f"{pretrain_task} ({'/'.join(pre_labels)})", "images": pretrain_images,
-                         "epochs": pretrain_epochs,
-                         "final_val_accuracy": round(pre_hist["history"]["val_accuracy"][-1], 4),
-                         "seconds": round(pretrain_seconds, 2), "base": str(base_path)},
-            "task": {"name": f"{target_task} ({'/'.join(labels)})", "train_images": target_sizes[0],
-                     "validation_images": target_sizes[1], "epochs": epochs},
-            "size": [size, size, channels], "alpha": alpha, **runs}
-
-
 def split_photos(photos: RealPhotos, fractions: tuple[float, float] = (0.6, 0.2), seed: int = 0) -> VwwData:
     """Real photos into train / validation / test, per label (stratified), by a seeded shuffle."""
     rng = np.random.default_rng(seed)
@@ -583,39 +457,6 @@ def split_photos(photos: RealPhotos, fractions: tuple[float, float] = (0.6, 0.2)
     counts = {k: _counts(photos.y[v], photos.labels) for k, v in sel.items()}
     return VwwData(*((photos.x[sel[k]], photos.y[sel[k]]) for k in ("train", "validation", "test")),
                    labels=photos.labels, description=photos.description, counts=counts)
-
-
-def real_transfer_vs_scratch(data: VwwData, epochs: int = 10, head_epochs: int = 3, weights: str | Path = REAL_BASE,
-                             learning_rate: float = 0.001, seed: int = 7, progress: bool = False) -> dict[str, Any]:
-    """The real transfer-learning measurement: the real person detector's base against scratch, same budget.
-
-    Both train on ``data.train`` and pick epochs on ``data.validation``; both are scored once on
-    ``data.test`` (float Keras). The untouched reference detector is scored on the same test images.
-    """
-    from ..models.mobilenet import mobilenet_v1
-    from ..models.person_detect_base import load_person_detect_weights, person_detect_path
-    from ..train import set_seed
-
-    cfg = TrainConfig(model="mobilenet_v1", epochs=epochs, batch_size=16, learning_rate=learning_rate,
-                      patience=epochs, seed=seed)
-    x_te, y_te = data.test
-    ref = ModelRunner(person_detect_path(None if str(weights) == REAL_BASE else weights, progress=progress))
-    out: dict[str, Any] = {
-        "data": {"description": data.description, "counts": data.counts},
-        "reference_int8_on_test": score_pixels(ref, x_te, y_te, data.labels),
-    }
-    for name in ("real_base", "scratch"):
-        set_seed(seed)
-        model = mobilenet_v1((96, 96, 1), len(data.labels), 0.25)
-        if name == "real_base":
-            load_person_detect_weights(model, None if str(weights) == REAL_BASE else weights, progress=progress)
-        r = train_classifier(model, data, cfg, transfer=name == "real_base", head_epochs=head_epochs,
-                             progress=progress, frozen_batchnorm=name == "real_base")
-        probs = model.predict(normalize(x_te, DEFAULT_NORMALIZATION), verbose=0)
-        out[name] = {"test": classification_metrics(y_te, np.argmax(probs, 1), data.labels),
-                     "val_accuracy": [round(v, 4) for v in r["history"].get("val_accuracy", [])],
-                     "phases": r["phases"], "seconds": round(r["seconds"], 2)}
-    return out
 
 
 def resolution_sweep(photos: str | Path, sizes: Sequence[int] = (64, 96, 128), weights: str | Path = REAL_BASE,

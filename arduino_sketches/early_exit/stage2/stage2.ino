@@ -6,8 +6,8 @@
 // export manifest, lets `tinymlkit check-sketch arduino_sketches/early_exit/stage2` check them.
 #include <Chirale_TensorFlowLite.h>
 
-#include "tensorflow/lite/micro/micro_interpreter.h"
-#include "tensorflow/lite/schema/schema_generated.h"
+#include "kit_interpreter.h"
+#include "kit_status.h"
 
 #include "model_data.h"
 #include "model_ops.h"
@@ -20,21 +20,12 @@ tflite::MicroInterpreter* g_interpreter = nullptr;
 }  // namespace
 
 void setup() {
-  Serial.begin(115200);
-  const uint32_t t0 = millis();
-  while (!Serial && millis() - t0 < 3000) {
-  }
-  const tflite::Model* model = tflite::GetModel(g_model);
-  if (model->version() != TFLITE_SCHEMA_VERSION || RegisterModelOps(g_resolver) != kTfLiteOk) {
-    Serial.println("ERROR model or op resolver: re-export");
-    while (true) delay(1000);
-  }
-  static tflite::MicroInterpreter interpreter(model, g_resolver, tensor_arena, kTensorArenaSize);
-  g_interpreter = &interpreter;
-  if (g_interpreter->AllocateTensors() != kTfLiteOk) {
-    Serial.println("ERROR AllocateTensors: the arena is too small; re-export");
-    while (true) delay(1000);
-  }
+  kit_led_begin();
+  kit_serial_begin(3000);
+  if (RegisterModelOps(g_resolver) != kTfLiteOk) kit_fail("op resolver: re-export (model_ops.h)");
+  const char* problem = kit_interpreter_begin(g_model, g_resolver, tensor_arena, kTensorArenaSize,
+                                              kInputElementCount, &g_interpreter);
+  if (problem != nullptr) kit_fail(problem);
   memset(g_interpreter->input(0)->data.int8, kInputZeroPoint, kInputElementCount);
 }
 

@@ -1,0 +1,102 @@
+"""tinymlkit.train on tiny models: the kept epoch is the best by balanced accuracy; transfer runs in two phases.
+"""
+from __future__ import annotations
+
+import types
+
+import numpy as np
+import pytest
+
+from tinymlkit.config import TrainConfig
+
+
+def _balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.mean([np.mean(pred[y == k] == k) for k in np.unique(y)]))
+
+
+def _dense_model(n_in: int, n_classes: int):
+    from tinymlkit.tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+
+    return keras.Sequential([keras.Input((n_in,)), keras.layers.Dense(n_classes, activation="softmax")])
+
+
+def test_fit_keeps_the_weights_of_the_best_balanced_accuracy_epoch():
+    from tinymlkit.train import fit, set_seed
+
+    rng = np.random.default_rng(3)
+    # Three overlapping classes, one of them small: plain accuracy and balanced accuracy disagree.
+    sizes, centres = (300, 300, 30), np.array([[0.0, 0.0], [1.2, 0.0], [0.6, 1.0]])
+    x = np.concatenate([c + rng.normal(0, 0.4, (n, 2)) for c, n in zip(centres, sizes)]).astype(np.float32)
+    y = np.concatenate([np.full(n, k) for k, n in enumerate(sizes)]).astype(np.int64)
+    order = rng.permutation(len(y))
+    x, y = x[order], y[order]
+    x_tr, y_tr, x_va, y_va = x[:400], y[:400], x[400:], y[400:]
+    set_seed(0)
+    model = _dense_model(2, 3)
+    r = fit(model, x_tr, y_tr, x_va, y_va, TrainConfig(epochs=4, batch_size=64, learning_rate=0.1, patience=2),
+            progress=False)
+    bal = r.history["val_balanced_accuracy"]
+    assert r.epochs_run == len(r.history["loss"]) == len(bal) and 1 <= r.epochs_run <= 4
+    assert r.best_epoch == int(np.argmax(bal)) + 1
+    # The model left behind is the best epoch's, scored the same way.
+    pred = np.argmax(model.predict(x_va, verbose=0), axis=1)
+    assert _balanced_accuracy(y_va, pred) == pytest.approx(bal[r.best_epoch - 1], abs=1e-6)
+    assert bal[r.best_epoch - 1] > 1 / 3 + 0.2  # it learnt something: well above chance (three classes)
+
+
+def _tiny_images() -> types.SimpleNamespace:
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (32, 8, 8, 1), dtype=np.uint8)
+    y = np.arange(32) % 2
+    return types.SimpleNamespace(train=(x[:24], y[:24]), validation=(x[24:], y[24:]))
+
+
+def _tiny_classifier():
+    """A kit-shaped classifier (a base named like MobileNet's, a 'predictions' head), small enough to train in a blink."""
+    from tinymlkit.tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+    from keras import layers
+
+    from tinymlkit.models.mobilenet import BASE_NAME
+
+    base = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3, activation="relu"),
+                             layers.BatchNormalization()], name=BASE_NAME)
+    inp = keras.Input((8, 8, 1))
+    out = layers.Dense(2, activation="softmax", name="predictions")(layers.GlobalAveragePooling2D()(base(inp)))
+    return keras.Model(inp, out), base
+
+
+def test_train_classifier_transfer_trains_the_head_then_everything():
+    from keras import layers
+
+    from tinymlkit.train import set_seed, train_classifier
+
+    set_seed(0)
+    model, base = _tiny_classifier()
+    before = [w.copy() for w in base.get_weights()]
+    r = train_classifier(model, _tiny_images(), TrainConfig(epochs=4, batch_size=8, learning_rate=0.01, patience=4),
+                         transfer=True, progress=False)
+    # A quarter of the epochs (at least one) for the new head with the base frozen, the rest for everything.
+    assert [p["phase"] for p in r["phases"]] == ["head (base frozen)", "fine-tune"]
+    assert [p["epochs_run"] for p in r["phases"]] == [1, 3] and r["epochs_run"] == 4
+    assert len(r["history"]["val_accuracy"]) == 4 and r["seconds"] > 0
+    # The fine-tune phase moved the base, and the model is left trainable for the caller.
+    assert any(not np.array_equal(a, b) for a, b in zip(before, base.get_weights()))
+    assert base.trainable and all(lay.trainable for lay in base.layers if isinstance(lay, layers.BatchNormalization))
+
+
+def test_train_classifier_can_keep_the_batch_norms_frozen():
+    # A base read from a folded int8 model has no batch statistics to learn: its batch norms stay frozen.
+    from keras import layers
+
+    from tinymlkit.train import set_seed, train_classifier
+
+    set_seed(0)
+    model, base = _tiny_classifier()
+    r = train_classifier(model, _tiny_images(), TrainConfig(epochs=2, batch_size=8, patience=2), transfer=False,
+                         progress=False, frozen_batchnorm=True)
+    assert [p["phase"] for p in r["phases"]] == ["all layers"] and r["epochs_run"] == 2
+    assert base.trainable and not any(lay.trainable for lay in base.layers if isinstance(lay, layers.BatchNormalization))
