@@ -80,6 +80,18 @@ def representative_sample(x: np.ndarray, n: int = 300, seed: int = 0) -> np.ndar
     return x[np.sort(idx)]
 
 
+def representative_pixels(pixels: np.ndarray, n: int = 298, seed: int = 0) -> np.ndarray:
+    """Images (raw 0-255 pixels) for an image model's calibration: a black and a white one, then a sample.
+
+    With both ends of the pixel range in the set, the converter's input scale covers every value a camera
+    can give (for -1..1 inputs it picks 2/255, so the board's int8 input is pixel - 128). Normalise them the
+    way the model was trained before converting.
+    """
+    x = np.asarray(pixels)
+    ends = np.stack([np.zeros_like(x[0]), np.full_like(x[0], 255)])
+    return np.concatenate([ends, representative_sample(x, n, seed)])
+
+
 def strip_tensor_names(data: bytes) -> bytes:
     """The same model without tensor names (Keras' long names cost ~25 KB on MobileNet), re-aligned.
 

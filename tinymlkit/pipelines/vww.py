@@ -314,13 +314,10 @@ def run_vww(out: str | Path, data: str | Path | VwwData | None = None, alpha: fl
         keras_probs = model.predict(normalize(x_te, normalization), verbose=0, batch_size=256)
         keras_metrics = classification_metrics(y_te, np.argmax(keras_probs, 1), d.labels)
     with steps("convert"):
-        from ..convert import representative_sample, to_float_tflite, to_int8_tflite
+        from ..convert import representative_pixels, to_float_tflite, to_int8_tflite
 
         float_bytes = to_float_tflite(model)
-        # Representative set: a sample of training images plus a black and a white one, so the input
-        # range is the whole normalised range (for -1..1 the converter picks scale 2/255: pixel - 128).
-        ends = np.stack([np.zeros_like(d.train[0][0]), np.full_like(d.train[0][0], 255)])
-        rep = np.concatenate([ends, representative_sample(d.train[0], 298, seed)])
+        rep = representative_pixels(d.train[0], 298, seed)  # black, white and a sample: the whole pixel range
         int8_bytes = to_int8_tflite(model, normalize(rep, normalization), max_samples=len(rep))
         save_models(out, model, float_bytes, int8_bytes, cfg)
     with steps("evaluate"):
@@ -467,7 +464,7 @@ def resolution_sweep(photos: str | Path, sizes: Sequence[int] = (64, 96, 128), w
     bytes, the arena measured on TFLM and the latency estimate for ``target``. The weights were trained
     at 96 x 96, which favours that size; the other sizes show what resolution alone changes.
     """
-    from ..convert import to_int8_tflite
+    from ..convert import representative_pixels, to_int8_tflite
     from ..inspect import inspect_model
     from ..models.person_detect_base import person_detect_model, person_detect_path
 
@@ -477,8 +474,8 @@ def resolution_sweep(photos: str | Path, sizes: Sequence[int] = (64, 96, 128), w
         image = ImageInputConfig(width=size, height=size, channels=1)
         ph = load_real_photos(photos, image, PERSON_LABELS, progress)
         model = person_detect_model(path, size=size, progress=progress)
-        ends = np.stack([np.zeros_like(ph.x[0]), np.full_like(ph.x[0], 255)])
-        int8 = to_int8_tflite(model, normalize(np.concatenate([ends, ph.x])), max_samples=len(ph.x) + 2)
+        rep = representative_pixels(ph.x, len(ph.x))  # every photo, with black and white first
+        int8 = to_int8_tflite(model, normalize(rep), max_samples=len(rep))
         m = _score_real(BoardInput(VwwRunConfig(image=image), ModelRunner(int8)), ph, PERSON_LABELS)
         rep = inspect_model(int8, target=target)
         rows.append({"size": size, "accuracy": round(m["accuracy"], 4),
