@@ -46,7 +46,8 @@ def _sweep(name: str, root: Path, args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     data = load_speaker_data(root, words=tuple(args.words.split(",")), max_speakers=args.speakers,
                              min_clips=args.min_clips, seed=args.seed)
-    cfg = ObfuscatorConfig(epochs=args.epochs, adversary_epochs=args.adversary_epochs, seed=args.seed)
+    cfg = ObfuscatorConfig(epochs=args.epochs, adversary_epochs=args.adversary_epochs, seed=args.seed,
+                           learning_rate=args.lr, adversary_learning_rate=args.adversary_lr)
     lambdas = [float(v) for v in args.lambdas.split(",")]
     study = obfuscation_study(data, lambdas, cfg, progress=True)
     checks = {c["lam"]: c for c in target_check(study.rows)}
@@ -105,6 +106,8 @@ def main() -> None:
     ap.add_argument("--lambdas", default="0,0.3,1,3", help="kws: adversary weights (0 = the plain model)")
     ap.add_argument("--epochs", type=int, default=20, help="kws: joint training epochs")
     ap.add_argument("--adversary-epochs", type=int, default=30, help="kws: fresh adversary epochs")
+    ap.add_argument("--lr", type=float, default=0.002, help="kws: learning rate of obfuscator + keyword model")
+    ap.add_argument("--adversary-lr", type=float, default=0.001, help="kws: learning rate of both adversaries")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-real", action="store_true", help="kws: skip the real speakers of ../shared/data")

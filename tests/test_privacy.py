@@ -81,6 +81,7 @@ def _made_speaker_data(seed: int = 0):
                        np.zeros((0, 49, 40), np.float32), np.zeros(0, np.int64), "made feature maps")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
 def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees_a_frozen_obfuscator():
     from tinymlkit.convert import to_int8_tflite
