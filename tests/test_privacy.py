@@ -49,3 +49,106 @@ def test_study_on_real_photos_with_the_reference_detector(shared_data, person_de
     coarse = rows[-1]  # 2x2 blocks of 48 pixels: almost nothing of the photo is left
     assert coarse.detail_bytes < rows[1].detail_bytes < none.detail_bytes
     assert coarse.balanced_accuracy < none.balanced_accuracy
+
+
+# --- Keyword yes, speaker no: the obfuscator in front of the keyword model, and the fresh adversary ---
+
+def _made_speaker_data(seed: int = 0):
+    """Tiny micro-feature-like maps: each keyword a bump in its own band, each speaker its own channel profile."""
+    from tinymlkit.privacy.obfuscator import SpeakerData
+
+    rng = np.random.default_rng(seed)
+    labels = ("silence", "unknown", "yes", "no")
+    bands = {1: (15, 25), 2: (5, 15), 3: (25, 35)}
+    profiles = rng.uniform(0, 4, (4, 40))
+
+    def make(n_per: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xs, ys, ss = [], [], []
+        for s in range(4):
+            for y in (1, 2, 3):
+                for _ in range(n_per):
+                    x = rng.uniform(0, 3, (49, 40)) + profiles[s]
+                    lo, hi = bands[y]
+                    x[10:35, lo:hi] += 12
+                    xs.append(x), ys.append(y), ss.append(s)
+        for _ in range(2 * n_per):
+            xs.append(rng.uniform(0, 2, (49, 40))), ys.append(0), ss.append(-1)
+        return np.stack(xs).astype(np.float32), np.array(ys), np.array(ss)
+
+    xt, yt, st = make(5)
+    xh, yh, sh = make(2)
+    return SpeakerData(labels, ("a", "b", "c", "d"), xt, yt, st, xh, yh, sh,
+                       np.zeros((0, 49, 40), np.float32), np.zeros(0, np.int64), "made feature maps")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
+def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees_a_frozen_obfuscator():
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.evaluate import classification_metrics
+    from tinymlkit.models import build_kws_model
+    from tinymlkit.privacy.obfuscator import (ObfuscatorConfig, build_speaker_model, fresh_adversary,
+                                              train_obfuscator)
+    from tinymlkit.runtime import ModelRunner
+    from tinymlkit.train import set_seed
+
+    data = _made_speaker_data()
+    cfg = ObfuscatorConfig(epochs=1, adversary_epochs=2, batch_size=32)
+    t = train_obfuscator(data, 1.0, cfg)
+    # One int8 model (obfuscator in front), scored on TFLM: its outputs are what the study reported.
+    assert t.backend == "tflm"
+    r = ModelRunner(t.int8_model, backend="tflm")
+    raw = r.predict_raw(data.x_keyword_test)
+    np.testing.assert_array_equal(raw, t.keyword_raw)
+    m = classification_metrics(data.y_keyword_test, np.argmax(raw, 1), data.labels)
+    assert m["balanced_accuracy"] == t.keyword_metrics["balanced_accuracy"]
+    assert t.co_adversary_accuracy is not None
+    # The keyword sketch runs it unchanged: the same input tensor as the plain keyword model.
+    plain = ModelRunner(to_int8_tflite(build_kws_model("tiny_conv", (49, 40), 4), data.x_train), backend="tflm")
+    assert r.input_shape == plain.input_shape == (1, 49, 40)
+    assert r.input_dtype == plain.input_dtype == np.int8
+    assert r.num_outputs == plain.num_outputs == 4
+    assert len(r.model_info.operators) > len(plain.model_info.operators)  # the obfuscator's layers are in it
+    # The fresh adversary trains after the fact: the obfuscator is frozen, the adversary really learns.
+    before = [w.copy() for w in t.obfuscator.get_weights()]
+    fa = fresh_adversary(t.obfuscator, data, cfg)
+    assert all(np.array_equal(a, b) for a, b in zip(before, t.obfuscator.get_weights()))
+    assert len(fa.history["loss"]) == cfg.adversary_epochs
+    set_seed(cfg.seed + 1)
+    untrained = build_speaker_model((49, 40), 4)
+    assert not np.array_equal(untrained.get_layer("speaker").get_weights()[0],
+                              fa.model.get_layer("speaker").get_weights()[0])
+    held = data.s_held >= 0
+    z = t.obfuscator(data.x_held[held], training=False)
+    assert fa.accuracy == pytest.approx(np.mean(np.argmax(fa.model(z, training=False), 1) == data.s_held[held]))
+    assert fa.chance == pytest.approx(0.25)  # four speakers with two clips of each word
+
+
+def test_target_check_measures_against_the_plain_model():
+    from tinymlkit.privacy.obfuscator import ObfuscationRow, target_check
+
+    def row(lam: float, kw: float, spk: float) -> ObfuscationRow:
+        return ObfuscationRow(lam, kw, kw, spk, 1.0, 0.1, None, "tflm", 1000, 1.0)
+
+    checks = target_check([row(0, 0.90, 0.70), row(1, 0.86, 0.35), row(3, 0.80, 0.20), row(0.3, 0.90, 0.50)])
+    assert [c["meets_target"] for c in checks] == [True, False, False]
+    assert checks[0]["share_of_speaker_gap_removed"] == pytest.approx(0.583, abs=1e-3)
+    assert checks[2]["share_of_speaker_gap_removed"] == pytest.approx(0.333, abs=1e-3)  # too little removed
+    assert checks[1]["keyword_drop_points"] == pytest.approx(10.0)
+    with pytest.raises(KitError, match="lambda 0"):
+        target_check([row(1, 0.9, 0.5)])
+
+
+def test_speaker_data_holds_out_clips_of_the_same_real_speakers(shared_data):
+    from tinymlkit.privacy.obfuscator import load_speaker_data
+
+    d = load_speaker_data(shared_data / "speech_commands_v0.02_test_dev", max_speakers=3, min_clips=40,
+                          max_other_clips=10)
+    assert len(d.speakers) == 3
+    assert set(d.s_train[d.s_train >= 0]) == set(d.s_held[d.s_held >= 0]) == {0, 1, 2}
+    assert d.x_train.shape[1:] == d.x_held.shape[1:] == (49, 40) and len(d.x_other) == 10
+    silence = d.labels.index("silence")
+    assert np.all((d.y_train == silence) == (d.s_train == -1))
+    for s in range(3):  # about 30 % of each speaker's clips held out
+        n_tr, n_he = np.sum(d.s_train == s), np.sum(d.s_held == s)
+        assert 0.2 < n_he / (n_tr + n_he) < 0.4

@@ -1,6 +1,6 @@
-"""Privacy on the device, measured: the image-minimisation study (``minimise``).
+"""Privacy on the device, measured: the image-minimisation study (``minimise``) and the keyword obfuscator
+trained against a speaker-ID adversary, judged by a fresh adversary (``obfuscator``).
 
-The keyword obfuscator trained against a speaker-ID adversary (issue 18, item 1) is not built yet.
-
-May import: errors, runtime, vision (layers 0-1); only the notebooks import it.
+May import: errors, config, audio, runtime, vision (layers 0-1); data, models, train, convert, evaluate
+(layer 2); pipelines.kws (its class weights). Only the notebooks and benchmarks import it.
 """

@@ -1,0 +1,483 @@
+"""Keyword yes, speaker no: a small feature obfuscator trained against a speaker-ID adversary, measured honestly.
+
+A few trainable layers (``build_obfuscator``: a 3x3 convolution, a 1x1 merge and a per-frame mix of the
+40 channels, same 49x40 shape out) sit in front of the kit's keyword model. They are trained together
+with it, in alternating steps against a speaker classifier (the adversary): first the adversary takes
+one step on the obfuscated features of a batch, then the obfuscator and keyword model take one step on
+``keyword CE - lambda * min(adversary CE, log(speakers))`` with the adversary held fixed. The cap at the
+chance level's cross-entropy stops the obfuscator being rewarded for making the adversary confidently
+wrong, which would still give the speaker away (a relabelling). ``lambda = 0`` is the plain model.
+
+The adversary trained alongside may only have been fooled, so the verdict comes from a FRESH one
+(``fresh_adversary``): the obfuscator is frozen, its outputs on the training clips are standardised
+(so a mere rescaling hides nothing) and a new speaker classifier is trained on them, then scored on
+held-out clips of the same speakers. The obfuscator and keyword model become ONE int8 model with the
+plain keyword model's input tensor (49x40 int8 micro features), scored on TFLM, so the keyword sketch
+runs it unchanged. The idea is adversarial obfuscation as in arXiv 1805.12024 and arXiv 2110.15171
+(an obfuscator trained so a task survives while an adversary cannot recover a private attribute).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio.augment import mix_background, random_noise_segment
+from ..audio.features import micro_features
+from ..config import AudioFrontendConfig, KwsTaskConfig
+from ..data.speech_commands import clip_for, load_background_noise, scan_folder
+from ..errors import KitError
+
+__all__ = ["ObfuscatorConfig", "SpeakerData", "load_speaker_data", "build_obfuscator", "build_speaker_model",
+           "TrainedObfuscator", "train_obfuscator", "FreshAdversary", "fresh_adversary", "ObfuscationRow",
+           "ObfuscationStudy", "obfuscation_study", "target_check"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ObfuscatorConfig:
+    """How the obfuscator, the keyword model and the adversaries are trained."""
+
+    filters: int = 4
+    """Channels of the obfuscator's 3x3 convolution."""
+    keyword_model: str = "tiny_conv"
+    """The kit's keyword model behind the obfuscator ('tiny_conv' or 'ds_cnn')."""
+    epochs: int = 20
+    """Epochs of the joint training (obfuscator + keyword model, alternating with the adversary)."""
+    adversary_epochs: int = 30
+    """Epochs of the fresh adversary, trained after the obfuscator is frozen."""
+    batch_size: int = 64
+    """Examples per step."""
+    learning_rate: float = 0.002
+    """Adam's learning rate for the obfuscator and keyword model."""
+    adversary_learning_rate: float = 0.001
+    """Adam's learning rate for both adversaries."""
+    seed: int = 0
+    """Seed of weights and shuffling."""
+
+
+@dataclasses.dataclass
+class SpeakerData:
+    """Micro features for the study: speakers' own clips split within each speaker, plus other voices."""
+
+    labels: tuple[str, ...]
+    """Keyword labels in output order (silence, unknown, the words)."""
+    speakers: tuple[str, ...]
+    """Speaker ids of the study; a speaker's index is its class for the adversary."""
+    x_train: np.ndarray
+    """Training features (N, frames, channels): part of every study speaker's clips, and silence."""
+    y_train: np.ndarray
+    """Keyword label of each training example."""
+    s_train: np.ndarray
+    """Speaker index of each training example (-1 for silence, which has no speaker)."""
+    x_held: np.ndarray
+    """Held-out clips of the SAME speakers (and silence): where the adversaries are scored."""
+    y_held: np.ndarray
+    """Keyword label of each held-out example."""
+    s_held: np.ndarray
+    """Speaker index of each held-out example (-1 for silence)."""
+    x_other: np.ndarray
+    """Clips of voices outside the study (keyword scoring only; may be empty)."""
+    y_other: np.ndarray
+    """Keyword label of each of those clips."""
+    description: str
+    """Where the clips came from and how they were split, in words."""
+
+    @property
+    def x_keyword_test(self) -> np.ndarray:
+        """Where the keyword model is scored: the held-out clips and the other voices' clips."""
+        return np.concatenate([self.x_held, self.x_other]) if len(self.x_other) else self.x_held
+
+    @property
+    def y_keyword_test(self) -> np.ndarray:
+        """Labels of ``x_keyword_test``."""
+        return np.concatenate([self.y_held, self.y_other]) if len(self.y_other) else self.y_held
+
+
+def load_speaker_data(root: str | Path, words: Sequence[str] = ("yes", "no"), max_speakers: int = 24,
+                      min_clips: int = 20, held_out_share: float = 0.3, max_other_clips: int = 2000,
+                      seed: int = 0, audio: AudioFrontendConfig | None = None,
+                      progress: bool = False) -> SpeakerData:
+    """The study's data from a Speech Commands style folder (synthetic voices or real speakers).
+
+    The ``max_speakers`` speakers with the most clips (at least ``min_clips``) are the identities; each
+    one's clips are split at random, ``held_out_share`` held out, so the adversary is scored on clips
+    of speakers it trained on. Clips of every other speaker (up to ``max_other_clips``) only score the
+    keyword model. Silence is background noise alone, as many clips as an average keyword has.
+    """
+    audio = audio or AudioFrontendConfig()
+    task = KwsTaskConfig(words=tuple(words))
+    labels = task.labels
+    clips = [c for c in scan_folder(root) if c.word != "_silence_"]
+    missing = [w for w in words if not any(c.word == w for c in clips)]
+    if missing:
+        raise KitError(f"{root}: no clips of keyword(s) {missing}; choose words the folder has")
+    by_speaker: dict[str, list[Any]] = {}
+    for c in clips:
+        by_speaker.setdefault(c.speaker, []).append(c)
+    eligible = sorted((s for s, cs in by_speaker.items() if len(cs) >= min_clips),
+                      key=lambda s: (-len(by_speaker[s]), s))
+    study = eligible[:max_speakers]
+    if len(study) < 2:
+        raise KitError(f"{root}: {len(study)} speaker(s) with at least {min_clips} clips; the study needs 2 or more "
+                       "(lower min_clips, or give a folder with more clips per speaker)")
+    rng = np.random.default_rng(seed)
+    split: dict[str, list[tuple[Path | None, int, int]]] = {"train": [], "held": [], "other": []}
+    for si, s in enumerate(study):
+        cs = by_speaker[s]
+        order = rng.permutation(len(cs))
+        n_held = max(1, int(round(held_out_share * len(cs))))
+        for rank, i in enumerate(order):
+            c = cs[int(i)]
+            y = labels.index(c.word) if c.word in words else labels.index(task.unknown_label)
+            split["held" if rank < n_held else "train"].append((c.path, y, si))
+    others = [c for s, cs in sorted(by_speaker.items()) if s not in study for c in cs]
+    for i in sorted(rng.permutation(len(others))[:max_other_clips]):
+        c = others[int(i)]
+        split["other"].append((c.path, labels.index(c.word) if c.word in words else labels.index(task.unknown_label), -1))
+    silence = labels.index(task.silence_label)
+    for name in ("train", "held"):
+        n_kw = sum(1 for _, y, _ in split[name] if labels[y] in words)
+        split[name] += [(None, silence, -1)] * int(math.ceil(n_kw / len(words)))
+    background = load_background_noise(root, audio.sample_rate)
+
+    def features(items: list[tuple[Path | None, int, int]], desc: str) -> tuple[np.ndarray, ...]:
+        it: Any = items
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(items, desc=f"features ({desc})", unit="clip", leave=False)
+        xs = []
+        for path, _, _ in it:
+            clip = clip_for(path, audio.sample_rate, audio.clip_samples)
+            if path is None and background:
+                noise = random_noise_segment(background[int(rng.integers(len(background)))], len(clip), rng)
+                clip = mix_background(clip, noise, float(rng.uniform(0, 1.0)))
+            xs.append(micro_features(clip, audio))
+        x = np.stack(xs) if xs else np.zeros((0, *audio.feature_shape), np.float32)
+        return (x, np.array([y for _, y, _ in items], np.int64), np.array([s for _, _, s in items], np.int64))
+
+    xt, yt, st = features(split["train"], "training")
+    xh, yh, sh = features(split["held"], "held out")
+    xo, yo, _ = features(split["other"], "other voices")
+    desc = (f"{root}: {len(study)} speakers with >= {min_clips} clips each, {held_out_share:.0%} of each one's clips "
+            f"held out; {len(xo)} clips of {len({c.speaker for c in others})} other speakers score the keywords only")
+    return SpeakerData(labels, tuple(study), xt, yt, st, xh, yh, sh, xo, yo, desc)
+
+
+def build_obfuscator(input_shape: tuple[int, int], filters: int = 4) -> Any:
+    """The obfuscator: 3x3 conv (ReLU), 1x1 merge, then a per-frame mix of the channels; output shape = input shape."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+    from keras import layers
+
+    frames, channels = input_shape
+    inp = keras.Input(shape=input_shape, name="features")
+    x = layers.Reshape((frames, channels, 1))(inp)
+    x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu", name="obf_conv")(x)
+    x = layers.Conv2D(1, (1, 1), name="obf_merge")(x)
+    # Each frame's channels mixed by one 40x40 matrix: a 1x1 convolution over a (frames, 1, channels) view,
+    # which the converter keeps as CONV_2D (an op every TFLM build has).
+    x = layers.Reshape((frames, 1, channels))(x)
+    x = layers.Conv2D(channels, (1, 1), name="obf_mix")(x)
+    out = layers.Reshape(input_shape, name="obfuscated")(x)
+    return keras.Model(inp, out, name="obfuscator")
+
+
+def build_speaker_model(input_shape: tuple[int, int], num_speakers: int, mean: np.ndarray | None = None,
+                        std: np.ndarray | None = None) -> Any:
+    """The adversary: a small CNN that names the speaker of a feature map (optionally standardising it first)."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape=input_shape, name="features")
+    x = inp
+    if mean is not None and std is not None:
+        x = layers.Normalization(axis=(1, 2), mean=mean, variance=np.square(std), name="standardise")(x)
+    x = layers.Reshape((*input_shape, 1))(x)
+    for i, f in enumerate((16, 32, 64)):
+        x = layers.Conv2D(f, (3, 3), padding="same", activation="relu", name=f"spk_conv{i}")(x)
+        if i < 2:
+            x = layers.MaxPooling2D(2)(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(0.2)(x)
+    out = layers.Dense(num_speakers, activation="softmax", name="speaker")(x)
+    return keras.Model(inp, out, name="speaker_id")
+
+
+@dataclasses.dataclass
+class TrainedObfuscator:
+    """One lambda's obfuscator and keyword model, their int8 model and its keyword scores."""
+
+    lam: float
+    """Weight of the adversary's loss (0: the plain model, no adversary)."""
+    obfuscator: Any
+    """The Keras obfuscator (features -> features of the same shape)."""
+    keyword_model: Any
+    """The Keras keyword model that reads the obfuscated features."""
+    combined: Any
+    """Obfuscator then keyword model: one Keras model with the plain keyword model's input."""
+    int8_model: bytes
+    """``combined`` as a full-int8 .tflite (the obfuscator as its front layers)."""
+    backend: str
+    """Runtime the int8 model was scored on ('tflm' where tflite-micro is installed)."""
+    keyword_metrics: dict[str, Any]
+    """Classification metrics of the int8 model on ``SpeakerData.x_keyword_test``."""
+    keyword_raw: np.ndarray
+    """The int8 model's raw outputs on those clips, one row per clip."""
+    keyword_float_balanced_accuracy: float
+    """Balanced accuracy of ``combined`` in float on the same clips."""
+    co_adversary_accuracy: float | None
+    """Held-out speaker accuracy of the adversary trained alongside (None for lambda 0): NOT the verdict."""
+    seconds: float
+    """Wall time of the joint training."""
+
+
+def _batches(n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
+    # Full batches only (each epoch drops a different remainder): one shape, so each step is traced once.
+    size = max(1, min(size, n))
+    order = rng.permutation(n)
+    return [order[i:i + size] for i in range(0, n - size + 1, size)]
+
+
+def _predict(model: Any, x: np.ndarray, batch: int = 512) -> np.ndarray:
+    """A model's outputs, called eagerly in batches (``Model.predict`` retraces for every new input size)."""
+    out = [np.asarray(model(x[i:i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(out) if out else np.zeros((0, *model.output_shape[1:]), np.float32)
+
+
+def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = ObfuscatorConfig(),
+                     progress: bool = False) -> TrainedObfuscator:
+    """Train the obfuscator and keyword model against a speaker adversary (alternating steps), convert, score."""
+    from ..convert import to_int8_tflite
+    from ..evaluate import classification_metrics, score_runner
+    from ..models import build_kws_model
+    from ..pipelines.kws import balanced_class_weights
+    from ..runtime import LITERT, TFLM, ModelRunner, tflm_available
+    from ..tf_quiet import load_tensorflow
+    from ..train import set_seed
+
+    if lam < 0:
+        raise KitError(f"lambda {lam}: give 0 or more")
+    tf = load_tensorflow()
+    import keras
+
+    set_seed(cfg.seed)
+    shape = tuple(data.x_train.shape[1:])
+    k, n_spk = len(data.labels), len(data.speakers)
+    obf = build_obfuscator(shape, cfg.filters)
+    kws = build_kws_model(cfg.keyword_model, shape, k)
+    adv = build_speaker_model(shape, n_spk)
+    main_vars = obf.trainable_variables + kws.trainable_variables
+    opt_main = keras.optimizers.Adam(cfg.learning_rate)
+    opt_adv = keras.optimizers.Adam(cfg.adversary_learning_rate)
+    opt_main.build(main_vars)
+    opt_adv.build(adv.trainable_variables)
+    cw = balanced_class_weights(data.y_train, k)
+    weight_of = np.array([cw.get(i, 0.0) for i in range(k)], np.float32)
+    cap = float(math.log(n_spk))
+    ce = keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+    def adv_loss(s: Any, p: Any) -> Any:
+        mask = tf.cast(s >= 0, tf.float32)
+        per = ce(tf.maximum(s, 0), p)
+        return tf.reduce_sum(per * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+    @tf.function(autograph=False)
+    def adversary_step(x: Any, s: Any) -> Any:
+        z = obf(x, training=False)
+        with tf.GradientTape() as tape:
+            loss = adv_loss(s, adv(z, training=True))
+        opt_adv.apply_gradients(zip(tape.gradient(loss, adv.trainable_variables), adv.trainable_variables))
+        return loss
+
+    @tf.function(autograph=False)
+    def main_step(x: Any, y: Any, s: Any, w: Any) -> Any:
+        with tf.GradientTape() as tape:
+            z = obf(x, training=True)
+            kw = tf.reduce_sum(ce(y, kws(z, training=True)) * w) / tf.reduce_sum(w)
+            loss = kw
+            if lam > 0:
+                loss = kw - lam * tf.minimum(adv_loss(s, adv(z, training=False)), cap)
+        opt_main.apply_gradients(zip(tape.gradient(loss, main_vars), main_vars))
+        return kw
+
+    rng = np.random.default_rng(cfg.seed)
+    x_all = data.x_train.astype(np.float32)
+    t0 = time.perf_counter()
+    epochs: Any = range(cfg.epochs)
+    if progress:
+        from tqdm.auto import tqdm
+
+        epochs = tqdm(epochs, desc=f"obfuscator lambda {lam:g}", unit="epoch", leave=False)
+    for _ in epochs:
+        for idx in _batches(len(x_all), cfg.batch_size, rng):
+            x = tf.constant(x_all[idx])
+            s = tf.constant(data.s_train[idx])
+            if lam > 0:
+                adversary_step(x, s)
+            y = data.y_train[idx]
+            main_step(x, tf.constant(y), s, tf.constant(weight_of[y]))
+    seconds = time.perf_counter() - t0
+
+    inp = keras.Input(shape=shape, name="features")
+    combined = keras.Model(inp, kws(obf(inp)), name=f"obfuscated_{cfg.keyword_model}")
+    int8 = to_int8_tflite(combined, data.x_train)
+    backend = TFLM if tflm_available() else LITERT
+    xk, yk = data.x_keyword_test, data.y_keyword_test
+    metrics, raw = score_runner(ModelRunner(int8, backend=backend), xk, yk, data.labels)
+    fm = classification_metrics(yk, np.argmax(_predict(combined, xk), 1), data.labels)
+    co = None
+    if lam > 0:
+        held = data.s_held >= 0
+        co = float(np.mean(np.argmax(_predict(adv, _predict(obf, data.x_held[held])), 1) == data.s_held[held]))
+    return TrainedObfuscator(float(lam), obf, kws, combined, int8, backend, metrics, raw,
+                             float(fm["balanced_accuracy"]), co, round(seconds, 2))
+
+
+@dataclasses.dataclass
+class FreshAdversary:
+    """A speaker classifier trained from scratch on frozen (obfuscated or raw) features, and its score."""
+
+    model: Any
+    """The trained Keras classifier (standardising its input first)."""
+    accuracy: float
+    """Share of held-out clips of the study speakers whose speaker it names."""
+    chance: float
+    """Accuracy of always naming the most frequent held-out speaker."""
+    train_accuracy: float
+    """Its accuracy on the clips it trained on (how well it fits)."""
+    history: dict[str, list[float]]
+    """Mean training loss per epoch (``loss``)."""
+
+
+def fresh_adversary(obfuscator: Any | None, data: SpeakerData, cfg: ObfuscatorConfig = ObfuscatorConfig(),
+                    seed_offset: int = 1) -> FreshAdversary:
+    """Freeze the obfuscator (None: raw features), train a new speaker classifier on its outputs, score held-out clips."""
+    from ..tf_quiet import load_tensorflow
+    from ..train import set_seed
+
+    tf = load_tensorflow()
+    import keras
+
+    tr, he = data.s_train >= 0, data.s_held >= 0
+
+    def view(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x if obfuscator is None else _predict(obfuscator, x), np.float32)
+
+    z_tr, z_he = view(data.x_train[tr]), view(data.x_held[he])
+    s_tr, s_he = data.s_train[tr], data.s_held[he]
+    set_seed(cfg.seed + seed_offset)
+    model = build_speaker_model(z_tr.shape[1:], len(data.speakers), z_tr.mean(axis=0), z_tr.std(axis=0) + 1e-6)
+    opt = keras.optimizers.Adam(cfg.adversary_learning_rate)
+    opt.build(model.trainable_variables)
+    ce = keras.losses.SparseCategoricalCrossentropy()
+
+    @tf.function(autograph=False)
+    def step(x: Any, s: Any) -> Any:
+        with tf.GradientTape() as tape:
+            loss = ce(s, model(x, training=True))
+        opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    rng = np.random.default_rng(cfg.seed + seed_offset)
+    losses = []
+    for _ in range(cfg.adversary_epochs):
+        batch_losses = [float(step(tf.constant(z_tr[i]), tf.constant(s_tr[i])))
+                        for i in _batches(len(z_tr), cfg.batch_size, rng)]
+        losses.append(float(np.mean(batch_losses)))
+    acc = float(np.mean(np.argmax(_predict(model, z_he), 1) == s_he))
+    train_acc = float(np.mean(np.argmax(_predict(model, z_tr), 1) == s_tr))
+    chance = float(np.bincount(s_he).max() / len(s_he)) if len(s_he) else 0.0
+    return FreshAdversary(model, acc, chance, train_acc, {"loss": losses})
+
+
+@dataclasses.dataclass(frozen=True)
+class ObfuscationRow:
+    """One point of the trade-off curve."""
+
+    lam: float
+    """Weight of the adversary's loss (0: the plain model)."""
+    keyword_balanced_accuracy: float
+    """Balanced accuracy of the int8 model (obfuscator + keyword model) on ``backend``."""
+    keyword_float_balanced_accuracy: float
+    """The same in float (Keras)."""
+    speaker_accuracy: float
+    """The fresh adversary's accuracy on held-out clips of the study speakers (the honest test)."""
+    speaker_train_accuracy: float
+    """The fresh adversary's accuracy on its own training clips."""
+    speaker_chance: float
+    """Accuracy of always naming the most frequent held-out speaker."""
+    co_adversary_accuracy: float | None
+    """The adversary trained alongside, on the same held-out clips (None at lambda 0)."""
+    backend: str
+    """Where the int8 model was scored."""
+    model_bytes: int
+    """Size of the int8 model."""
+    seconds: float
+    """Wall time of the joint training."""
+
+
+@dataclasses.dataclass
+class ObfuscationStudy:
+    """The lambda sweep on one data set."""
+
+    rows: list[ObfuscationRow]
+    """One row per lambda, in the order given."""
+    raw_speaker_accuracy: float
+    """A fresh adversary on the features with no obfuscator at all (reference)."""
+    raw_speaker_chance: float
+    """Its chance level."""
+    data: str
+    """Where the clips came from (``SpeakerData.description``)."""
+    speakers: int
+    """Number of identities."""
+    models: dict[float, TrainedObfuscator]
+    """Each lambda's trained models (not for JSON)."""
+
+
+def obfuscation_study(data: SpeakerData, lambdas: Sequence[float] = (0.0, 0.3, 1.0, 3.0),
+                      cfg: ObfuscatorConfig = ObfuscatorConfig(), progress: bool = False) -> ObfuscationStudy:
+    """Train one obfuscator per lambda, score its int8 model's keywords and a fresh adversary on its outputs."""
+    if 0.0 not in [float(v) for v in lambdas]:
+        lambdas = (0.0, *lambdas)  # the plain model is the reference every target is measured against
+    raw = fresh_adversary(None, data, cfg)
+    rows, models = [], {}
+    for lam in lambdas:
+        t = train_obfuscator(data, float(lam), cfg, progress)
+        fa = fresh_adversary(t.obfuscator, data, cfg)
+        rows.append(ObfuscationRow(t.lam, float(t.keyword_metrics["balanced_accuracy"]),
+                                   t.keyword_float_balanced_accuracy, fa.accuracy, fa.train_accuracy, fa.chance,
+                                   t.co_adversary_accuracy, t.backend, len(t.int8_model), t.seconds))
+        models[t.lam] = t
+        if progress:
+            r = rows[-1]
+            print(f"lambda {r.lam:g}: keyword balanced {r.keyword_balanced_accuracy:.3f} ({r.backend}), "
+                  f"fresh speaker-ID {r.speaker_accuracy:.3f} (chance {r.speaker_chance:.3f})")
+    return ObfuscationStudy(rows, raw.accuracy, raw.chance, data.description, len(data.speakers), models)
+
+
+def target_check(rows: Sequence[ObfuscationRow], max_keyword_drop: float = 0.05,
+                 min_gap_removed: float = 0.5) -> list[dict[str, Any]]:
+    """Per lambda > 0, the issue's target against the plain model (lambda 0): keyword kept, speaker gap halved."""
+    plain = next((r for r in rows if r.lam == 0.0), None)
+    if plain is None:
+        raise KitError("the sweep has no lambda 0 (the plain model every target is measured against)")
+    gap = plain.speaker_accuracy - plain.speaker_chance
+    out = []
+    for r in rows:
+        if r.lam == 0.0:
+            continue
+        drop = plain.keyword_balanced_accuracy - r.keyword_balanced_accuracy
+        removed = (plain.speaker_accuracy - r.speaker_accuracy) / gap if gap > 0 else float("nan")
+        out.append({"lam": r.lam, "keyword_drop_points": round(100 * drop, 1),
+                    "share_of_speaker_gap_removed": round(removed, 3),
+                    "meets_target": bool(drop <= max_keyword_drop and removed >= min_gap_removed)})
+    return out
