@@ -10,6 +10,9 @@ c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 # cells run in fast mode under nbgrader (NBGRADER_EXECUTION is set), well inside this limit.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+# After a cell's code finishes, nbclient waits this long for its last output message. Its 4-s default made
+# `nbgrader validate` fail a setup cell with "Timeout waiting for IOPub output" on a busy 2-core machine.
+c.Execute.iopub_timeout = 30
 
 # The kit's preprocessors (tinymlkit.grading.nbgrader_plugins), used by nbgrader's own commands:
 # - a budget for the whole notebook on top of the per-cell timeout: a submission that loops in every graded
