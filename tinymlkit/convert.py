@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["to_float_tflite", "to_dynamic_range_tflite", "to_int8_tflite", "representative_sample",
+           "representative_pixels",
            "strip_tensor_names"]
 
 
