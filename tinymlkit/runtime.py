@@ -483,16 +483,9 @@ def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 *
     # Every arena allocation happens while the interpreter is built (AllocateTensors, each kernel's Prepare), so
     # the bisection builds interpreters only (0.5 s for a DS-CNN, against 5 s when each probe also runs it); the
     # size found is then run once, and only if that failed would the slower allocate-and-run bisection follow.
-    lo, hi = 0, _bisect_in_children(allocates, 0, upper // 16)  # in 16-byte units: hi fits, lo does not
+    hi = _bisect_in_children(allocates, 0, upper // 16)  # in 16-byte units
     if not _fits_in_child(fits, hi * 16):
-        lo, top = hi, upper // 16
-        while top - lo > 1:
-            mid = (lo + top) // 2
-            if _fits_in_child(fits, mid * 16):
-                top = mid
-            else:
-                lo = mid
-        hi = top
+        hi = _bisect_in_children(lambda units: fits(units * 16)[0], hi, upper // 16)
     result = ArenaMeasurement(
         arena_bytes=hi * 16,
         method=("bisection on the tflite-micro Python interpreter (64-bit host): smallest arena, in "
