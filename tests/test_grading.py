@@ -143,12 +143,31 @@ def test_nbgrader_runs_without_an_activated_venv(tmp_path):
     proc = run_nbgrader(tmp_path, ["db", "student", "add", "s1", "--last-name=One"], env=base, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert (tmp_path / "gradebook.db").is_file()
+    proc = run_nbgrader(tmp_path, ["db", "upgrade"], env=base, timeout=300)  # here nbgrader runs `alembic upgrade`
+    assert proc.returncode == 0 and "Running upgrade" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     if shutil.which("alembic", path=SYSTEM_PATH) is None:
-        # The control: the same call with the system's PATH as it is fails on alembic, so the fix is what works.
+        # The control: nbgrader's own main() with the system's PATH as it is fails on alembic, so the kit's call
+        # (its alembic question answered in-process, alembic's own PATH for `db upgrade`) is what works.
         (tmp_path / "gradebook.db").unlink()
-        raw = subprocess.run(nbgrader_command("db", "student", "add", "s1"), cwd=tmp_path, capture_output=True,
+        raw = subprocess.run([sys.executable, "-c", "from nbgrader.apps.nbgraderapp import main; main()",
+                              "db", "student", "add", "s1"], cwd=tmp_path, capture_output=True,
                              text=True, env=base, timeout=300)
         assert raw.returncode != 0 and "alembic" in raw.stdout + raw.stderr
+
+
+def test_alembic_head_in_process_is_what_alembic_prints():
+    """nbgrader_main answers nbgrader's `alembic heads` question in-process: the same revision the program prints."""
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    from tinymlkit.grading.env import python_bin_dir
+    from tinymlkit.grading.nbgrader_main import alembic_head
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        out = subprocess.run([str(python_bin_dir() / "alembic"), "-c", ini, "heads"], capture_output=True, text=True,
+                             timeout=300)
+    assert out.returncode == 0, out.stderr
+    printed = out.stdout.split("\n")[0].split(" ")[0]
+    assert len(printed) == 12 and alembic_head() == printed
 
 
 def _answers(release: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:

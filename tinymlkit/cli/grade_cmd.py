@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
 
 
 def _grade(args: argparse.Namespace) -> int:
+    from ..grading.nbgrader_main import prepare
+
+    prepare()  # this process reads and writes the gradebook with nbgrader: without its slow optional import
     from ..grading.parallel import format_summary, grade_class
 
     extra = []

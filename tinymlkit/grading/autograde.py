@@ -4,22 +4,33 @@ nbgrader's gradebook is one SQLite file and autograde runs one notebook at a tim
 by giving every submission its own small course (config, the lab's source files, a copy of a gradebook
 that holds only the assignment) in a temporary folder. Everything a task needs travels in a
 :class:`GradeTask` (bytes, not paths), so a worker on another machine needs only the kit installed.
+
+A task runs nbgrader either as its own ``nbgrader autograde`` process (:func:`grade_task`, used when grading
+without Dask) or inside a long-lived Dask worker process through nbgrader's own Python API, the way its
+formgrader does (:func:`grade_task_in_worker`): the worker imports nbgrader once instead of once per
+submission. nbgrader changes the working directory and the environment while it grades, so a process runs at
+most one grading in-process at a time; a second task in the same process (a worker with several threads) runs
+as a child process instead.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
+import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .env import run_nbgrader
+from ..tf_quiet import capture_stderr_fd
+from .env import nbgrader_env, run_nbgrader
 from .tamper import tamper_report
 
-__all__ = ["GradeTask", "grade_task", "GRADE_TIMEOUT_S", "cache_folder"]
+__all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder"]
 
 GRADE_TIMEOUT_S = 3600.0
 """A whole autograde run is stopped after this long whatever the notebook budget says (a hung kernel)."""
@@ -92,8 +103,83 @@ def _stopped_cells(nb_bytes: bytes) -> list[dict[str, str]]:
     return out
 
 
-def grade_task(task: GradeTask) -> dict[str, Any]:
-    """Grade one submission; returns scores, the autograded files, the tamper report and timings (never raises)."""
+_IN_PROCESS = threading.Lock()
+"""Held while this process grades a submission in-process (nbgrader changes the cwd and os.environ)."""
+
+
+_CONFIG_OPTION = re.compile(r"^--[A-Za-z_]\w*(\.[A-Za-z_]\w*)+=")
+"""``--Class.trait=value``: the only kind of extra nbgrader option that is also applied in-process."""
+
+
+def _autograde_args(task: GradeTask, work: Path) -> list[str]:
+    return [f"--student={task.student}", "--create", f"--CourseDirectory.root={work}",
+            f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}", *task.nbgrader_args]
+
+
+def _autograde_child(task: GradeTask, work: Path, env: dict[str, str]) -> tuple[bool, str]:
+    """``nbgrader autograde`` as a child process (bounded by :data:`GRADE_TIMEOUT_S`); (succeeded, log)."""
+    proc = run_nbgrader(work, ["autograde", task.lab, *_autograde_args(task, work)], timeout=GRADE_TIMEOUT_S,
+                        env=env)
+    return proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def _autograde_here(task: GradeTask, work: Path, env: dict[str, str]) -> tuple[bool, str]:
+    """nbgrader's autograde through its Python API in this process (the caller holds :data:`_IN_PROCESS`).
+
+    The configuration is read as ``nbgrader autograde`` reads it: the course's ``nbgrader_config.py``, then
+    the same command-line options, so both ways give the same settings. The kernel nbgrader starts inherits
+    this process's environment, which is set as for a child process for the time of the call.
+    """
+    from .nbgrader_main import prepare
+
+    prepare()  # the worker's first grading imports nbgrader without its slow optional import
+    from nbgrader.apps.api import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import KVArgParseConfigLoader, PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(work)).load_config()
+    config.merge(KVArgParseConfigLoader([o for o in _autograde_args(task, work) if _CONFIG_OPTION.match(o)])
+                 .load_config())
+    saved = dict(os.environ)
+    # What a child process would print (SQLAlchemy and nbformat warnings, the kernel's own stderr, which it
+    # inherits) goes into the log instead of the worker's terminal.
+    with capture_stderr_fd() as stderr, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            os.environ.clear()
+            os.environ.update(env)
+            api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+            out = api.autograde(task.lab, task.student, force=True, create=True)
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    return bool(out.get("success")), out.get("log", "") + out.get("error", "") + stderr.read_text()
+
+
+def warm_worker() -> None:
+    """Import nbgrader in this worker process ahead of its first submission (as :func:`grade_task_in_worker` would)."""
+    from .nbgrader_main import prepare
+
+    prepare()
+    import nbgrader.apps.api  # noqa: F401 - the import is the point
+
+
+def grade_task_in_worker(task: GradeTask) -> dict[str, Any]:
+    """:func:`grade_task` for a Dask worker: nbgrader runs in this process when no other grading does."""
+    if all(_CONFIG_OPTION.match(o) for o in task.nbgrader_args) and _IN_PROCESS.acquire(blocking=False):
+        try:
+            return grade_task(task, in_process=True)
+        finally:
+            _IN_PROCESS.release()
+    return grade_task(task)
+
+
+def grade_task(task: GradeTask, in_process: bool = False) -> dict[str, Any]:
+    """Grade one submission; returns scores, the autograded files, the tamper report and timings (never raises).
+
+    ``in_process``: run nbgrader in this process (only through :func:`grade_task_in_worker`, which makes sure no
+    other grading runs in it at the same time); otherwise as a child process.
+    """
     t0 = time.perf_counter()
     result: dict[str, Any] = {"student": task.student, "lab": task.lab, "status": "failed", "error": "",
                               "tamper": [], "stopped": [], "files": {}, "checksum_warnings": 0}
@@ -126,23 +212,19 @@ def grade_task(task: GradeTask) -> dict[str, Any]:
         (sub_dir / f"{task.lab}.ipynb").write_bytes(task.notebook)
         if task.timestamp:
             (sub_dir / "timestamp.txt").write_text(task.timestamp)
-        env = dict(os.environ)
+        env = nbgrader_env()
         if task.run_id:
             from .labs import CACHE_ENV
 
             cache = cache_folder(task.run_id)
             cache.mkdir(parents=True, exist_ok=True)
             env[CACHE_ENV] = str(cache)
-        proc = run_nbgrader(work, ["autograde", task.lab, f"--student={task.student}", "--create",
-                                   f"--CourseDirectory.root={work}",
-                                   f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}",
-                                   *task.nbgrader_args], timeout=GRADE_TIMEOUT_S, env=env)
-        log = proc.stdout + proc.stderr
+        ok, log = (_autograde_here if in_process else _autograde_child)(task, work, env)
         result["checksum_warnings"] = log.count("Attribute 'checksum'")
         result["log_tail"] = log[-4000:]
         graded = work / "autograded" / task.student / task.lab
-        if proc.returncode != 0 or not graded.is_dir():
-            result["error"] = f"nbgrader autograde failed (exit {proc.returncode}): " + log.strip()[-600:]
+        if not ok or not graded.is_dir():
+            result["error"] = "nbgrader autograde failed: " + log.strip()[-600:]
             return result
         for f in sorted(graded.rglob("*")):
             if f.is_file() and not f.is_symlink():

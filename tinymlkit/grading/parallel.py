@@ -13,6 +13,7 @@ import io
 import json
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 from ..errors import KitError
 from ..files import atomic_write_bytes, atomic_write_text
-from .autograde import GradeTask, cache_folder, grade_task
+from .autograde import GradeTask, cache_folder, grade_task, grade_task_in_worker, warm_worker
 from .env import run_nbgrader
 from .merge import has_submission, merge_result
 from .submissions import Rejected, Submission, find_submissions
@@ -150,8 +151,10 @@ def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
             return Client(scheduler, timeout="20s"), None
         except (OSError, TimeoutError) as e:
             raise KitError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({e})") from None
-    # Threads are enough: each task's real work is an nbgrader child process with its own kernel.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=False, dashboard_address=None)
+    # One process per worker, one task at a time: each grades in-process with nbgrader imported once
+    # (grade_task_in_worker), instead of starting an nbgrader process per submission.
+    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.WARNING)
     return Client(cluster), cluster
 
 
@@ -214,23 +217,6 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                 continue
             pending.append((s, data, digest))
         todo: list[tuple[Submission, GradeTask, str]] = []
-        if pending:  # nbgrader is started only when there is something to grade
-            pending_labs = sorted({s.lab for s, _, _ in pending})
-            (tmp / "template").mkdir()
-            template, releases = _template_gradebook(course, pending_labs, tmp / "template")
-            _ensure_assignments(course, db, pending_labs, template, tmp)
-            for rel_lab in pending_labs:
-                committed = course / "release" / rel_lab / f"{rel_lab}.ipynb"
-                if committed.is_file():
-                    releases[rel_lab] = committed.read_bytes()  # what the students were really given
-            lab_files = {x: _lab_files(course, x) for x in pending_labs}
-            for s, data, digest in pending:
-                task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab], config=config,
-                                 gradebook=template, source_files=lab_files[s.lab], timestamp=s.timestamp,
-                                 nbgrader_args=tuple(nbgrader_args), run_id=run_id)
-                todo.append((s, task, digest))
-            if before_grading is not None:
-                before_grading()
 
         def finish(sub: Submission, digest: str, result: dict[str, Any]) -> None:
             if result["status"] == "ok":
@@ -246,17 +232,46 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
             if on_result is not None:
                 on_result(slim)
 
-        bar = _bar(len(todo), progress)
+        dask: tuple[Any, Any] | None = None
         try:
-            if workers == 0 or not todo:
-                for sub, task, digest in todo:
-                    finish(sub, digest, grade_task(task))
-                    bar.update(1)
-            else:
-                cached = {lab for lab in {sub.lab for sub, _, _ in todo} if uses_grading_cache(course, lab)}
-                run.workers = _run_on_dask(todo, workers, scheduler, finish, bar, cached)
+            if pending and workers > 0:
+                # The cluster starts, its workers import nbgrader and before_grading runs (in a thread) while
+                # this process makes the template gradebook: none of them waits for the others.
+                dask = _client(workers, scheduler)
+                _warm_workers(dask[0])
+            if pending:  # nbgrader is started only when there is something to grade
+                hook_done = _in_thread(before_grading)
+                pending_labs = sorted({s.lab for s, _, _ in pending})
+                (tmp / "template").mkdir()
+                template, releases = _template_gradebook(course, pending_labs, tmp / "template")
+                _ensure_assignments(course, db, pending_labs, template, tmp)
+                for rel_lab in pending_labs:
+                    committed = course / "release" / rel_lab / f"{rel_lab}.ipynb"
+                    if committed.is_file():
+                        releases[rel_lab] = committed.read_bytes()  # what the students were really given
+                lab_files = {x: _lab_files(course, x) for x in pending_labs}
+                for s, data, digest in pending:
+                    task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab],
+                                     config=config, gradebook=template, source_files=lab_files[s.lab],
+                                     timestamp=s.timestamp, nbgrader_args=tuple(nbgrader_args), run_id=run_id)
+                    todo.append((s, task, digest))
+                hook_done()
+            bar = _bar(len(todo), progress)
+            try:
+                if dask is None:
+                    for sub, task, digest in todo:
+                        finish(sub, digest, grade_task(task))
+                        bar.update(1)
+                else:
+                    cached = {lab for lab in {sub.lab for sub, _, _ in todo} if uses_grading_cache(course, lab)}
+                    run.workers = _run_on_dask(dask[0], todo, finish, bar, cached)
+            finally:
+                bar.close()
         finally:
-            bar.close()
+            if dask is not None:
+                dask[0].close()
+                if dask[1] is not None:
+                    dask[1].close()
             shutil.rmtree(cache_folder(run_id), ignore_errors=True)  # this run's own cache (made by its tasks)
     run.seconds = time.perf_counter() - t0
     write_reports(course, run)
@@ -272,50 +287,73 @@ def uses_grading_cache(course: Path, lab: str) -> bool:
     return any(name in text for name in ("cached_reference", "pretrained_base"))
 
 
-def _run_on_dask(todo: list[tuple[Submission, GradeTask, str]], workers: int, scheduler: str | None,
+def _in_thread(fn: Callable[[], Any] | None) -> Callable[[], None]:
+    """Start ``fn`` in a thread; returns a function that waits for it and raises what it raised."""
+    if fn is None:
+        return lambda: None
+    box: dict[str, BaseException] = {}
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the waiting caller
+            box["error"] = e
+
+    thread = threading.Thread(target=body, name="tinymlkit-before-grading", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if "error" in box:
+            raise box["error"]
+
+    return wait
+
+
+def _warm_workers(client: Any) -> None:
+    """Have every worker import nbgrader now (one small task each), not on its first submission."""
+    for addr in client.scheduler_info().get("workers", {}):
+        client.submit(warm_worker, pure=False, workers=[addr], allow_other_workers=False, key=f"warm-{addr}")
+
+
+def _run_on_dask(client: Any, todo: list[tuple[Submission, GradeTask, str]],
                  finish: Callable[[Submission, str, dict[str, Any]], None], bar: Any, cached: set[str]) -> int:
     """Grade on Dask; in a lab that fills a cache, the first submission runs alone so the cache is filled once."""
     from dask.distributed import as_completed
 
-    client, cluster = _client(workers, scheduler)
-    try:
-        n_workers = len(client.scheduler_info().get("workers", {})) or workers
-        first: dict[str, int] = {}
-        for i, (sub, _, _) in enumerate(todo):
-            first.setdefault(sub.lab, i)
-        rest: dict[str, list[int]] = {}
-        for i, (sub, _, _) in enumerate(todo):
-            if first[sub.lab] != i and sub.lab in cached:
-                rest.setdefault(sub.lab, []).append(i)
-        starts = sorted(set(first.values()) | {i for i, (sub, _, _) in enumerate(todo) if sub.lab not in cached})
-        index: dict[Any, int] = {}
-        futures = []
-        for i in starts:
-            f = client.submit(grade_task, todo[i][1], pure=False, key=f"grade-{todo[i][0].lab}-{todo[i][0].student}")
-            index[f.key] = i
-            futures.append(f)
-        done = as_completed(futures)
-        for f in done:
-            i = index[f.key]
-            sub, _, digest = todo[i]
-            try:
-                result = f.result()
-            except Exception as e:  # noqa: BLE001 - a lost worker: the submission is retried next run
-                result = {"student": sub.student, "lab": sub.lab, "status": "failed", "seconds": 0.0,
-                          "error": f"the Dask task failed: {type(e).__name__}: {e}", "tamper": [], "stopped": []}
-            finish(sub, digest, result)
-            bar.update(1)
-            if first.get(sub.lab) == i:
-                for j in rest.pop(sub.lab, []):
-                    g = client.submit(grade_task, todo[j][1], pure=False,
-                                      key=f"grade-{todo[j][0].lab}-{todo[j][0].student}")
-                    index[g.key] = j
-                    done.add(g)
-        return n_workers
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    n_workers = len(client.scheduler_info().get("workers", {}))
+    first: dict[str, int] = {}
+    for i, (sub, _, _) in enumerate(todo):
+        first.setdefault(sub.lab, i)
+    rest: dict[str, list[int]] = {}
+    for i, (sub, _, _) in enumerate(todo):
+        if first[sub.lab] != i and sub.lab in cached:
+            rest.setdefault(sub.lab, []).append(i)
+    starts = sorted(set(first.values()) | {i for i, (sub, _, _) in enumerate(todo) if sub.lab not in cached})
+    index: dict[Any, int] = {}
+    futures = []
+    for i in starts:
+        f = client.submit(grade_task_in_worker, todo[i][1], pure=False, key=f"grade-{todo[i][0].lab}-{todo[i][0].student}")
+        index[f.key] = i
+        futures.append(f)
+    done = as_completed(futures)
+    for f in done:
+        i = index[f.key]
+        sub, _, digest = todo[i]
+        try:
+            result = f.result()
+        except Exception as e:  # noqa: BLE001 - a lost worker: the submission is retried next run
+            result = {"student": sub.student, "lab": sub.lab, "status": "failed", "seconds": 0.0,
+                      "error": f"the Dask task failed: {type(e).__name__}: {e}", "tamper": [], "stopped": []}
+        finish(sub, digest, result)
+        bar.update(1)
+        if first.get(sub.lab) == i:
+            for j in rest.pop(sub.lab, []):
+                g = client.submit(grade_task_in_worker, todo[j][1], pure=False,
+                                  key=f"grade-{todo[j][0].lab}-{todo[j][0].student}")
+                index[g.key] = j
+                done.add(g)
+    return n_workers
 
 
 class _NoBar:
