@@ -504,25 +504,11 @@ def format_report(report: ModelReport) -> str:
 
 def plot_layers(report: ModelReport, axes: Any = None) -> Any:
     """Bar charts of MACs and memory (activations and weights) per layer; returns the matplotlib figure."""
-    import matplotlib.pyplot as plt
+    from .plots import plot_layer_costs
 
-    if axes is None:
-        fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.35 * len(report.layers) + 2), 6), sharex=True)
-    else:
-        fig = axes[0].figure
-    idx = [layer.index for layer in report.layers]
-    labels = [f"{layer.index} {layer.name}" for layer in report.layers]
-    axes[0].bar(idx, [layer.macs for layer in report.layers], color="tab:blue")
-    axes[0].set_ylabel("MACs")
-    axes[0].set_title(f"{Path(report.model).name}: {report.macs:,} MACs, {report.params:,} parameters")
-    axes[1].bar(idx, [layer.activation_bytes / 1024 for layer in report.layers], color="tab:orange",
-                label="activations (RAM)")
-    axes[1].bar(idx, [layer.weight_bytes / 1024 for layer in report.layers], color="tab:green", alpha=0.6,
-                label="weights (flash)")
-    axes[1].set_ylabel("KB")
-    axes[1].legend()
-    axes[1].set_xticks(idx)
-    axes[1].set_xticklabels(labels, rotation=90, fontsize=7)
-    fig.tight_layout()
-    return fig
+    layers = report.layers
+    return plot_layer_costs([f"{layer.index} {layer.name}" for layer in layers], [layer.macs for layer in layers],
+                            [layer.activation_bytes for layer in layers], [layer.weight_bytes for layer in layers],
+                            title=f"{Path(report.model).name}: {report.macs:,} MACs, {report.params:,} parameters",
+                            axes=axes)
 

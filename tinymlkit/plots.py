@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "save_figure", "figure_bytes",
+    "plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "plot_images", "plot_scaling",
+    "plot_layer_costs", "plot_scores_over_time", "save_figure", "figure_bytes",
 ]
 
 
@@ -143,4 +144,77 @@ def plot_tradeoff(thresholds: Sequence[int], false_accepts_per_hour: Sequence[fl
     ax.set_ylabel("keywords missed (%)")
     ax.set_title(title)
     ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_images(images: Sequence[np.ndarray], titles: Sequence[str], cmap: str = "gray") -> Any:
+    """Images side by side, each titled with its name and its width x height (grayscale as (H, W) or (H, W, 1))."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(images), figsize=(3 * len(images), 3), squeeze=False)
+    for ax, img, name in zip(axes[0], images, titles):
+        arr = np.asarray(img)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]
+        ax.imshow(arr, cmap=cmap if arr.ndim == 2 else None)
+        ax.set_title(f"{name} {arr.shape[1]}x{arr.shape[0]}")
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_scaling(xs: Sequence[float], ys: Sequence[float], names: Sequence[str], xlabel: str, ylabel: str,
+                 title: str = "") -> Any:
+    """One point per model on log-log axes (e.g. parameters against MACs), each labelled with its name."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.loglog(xs, ys, "o-")
+    for x, y, name in zip(xs, ys, names):
+        ax.annotate(str(name), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def plot_layer_costs(names: Sequence[str], macs: Sequence[int], activation_bytes: Sequence[int],
+                     weight_bytes: Sequence[int], title: str = "", axes: Any = None) -> Any:
+    """Bar charts per layer: MACs (top), activation RAM and weight flash in KB (bottom); returns the figure."""
+    plt = _plt()
+    if axes is None:
+        fig, axes = plt.subplots(2, 1, figsize=(max(6.0, 0.35 * len(names) + 2), 6), sharex=True)
+    else:
+        fig = axes[0].figure
+    idx = list(range(len(names)))
+    axes[0].bar(idx, list(macs), color="tab:blue")
+    axes[0].set_ylabel("MACs")
+    if title:
+        axes[0].set_title(title)
+    axes[1].bar(idx, [b / 1024 for b in activation_bytes], color="tab:orange", label="activations (RAM)")
+    axes[1].bar(idx, [b / 1024 for b in weight_bytes], color="tab:green", alpha=0.6, label="weights (flash)")
+    axes[1].set_ylabel("KB")
+    axes[1].legend()
+    axes[1].set_xticks(idx)
+    axes[1].set_xticklabels(list(names), rotation=90, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_scores_over_time(times: Sequence[float], scores: Sequence[tuple[str, Sequence[float]]],
+                          latencies_ms: Sequence[float]) -> Any:
+    """Each (label, scores) series over time (top) and the latency of each inference (bottom), as the board sent them."""
+    plt = _plt()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=[3, 1])
+    if len(times):
+        for name, series in scores:
+            # '$' would start matplotlib's math mode: a board's label is shown as plain text.
+            ax1.plot(times, list(series), label=name.replace("$", r"\$"))
+        ax2.plot(times, list(latencies_ms), color="gray")
+        ax1.legend(loc="upper left", fontsize="small")
+    ax1.set_ylabel("score")
+    ax1.set_ylim(0, 1.05)
+    ax2.set_ylabel("latency (ms)")
+    ax2.set_xlabel("time (s)")
+    fig.tight_layout()
     return fig

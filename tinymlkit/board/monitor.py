@@ -150,23 +150,11 @@ def legend_names(results: list[Result], labels: list[str] | tuple[str, ...] | No
 
 def plot_results(results: list[Result], labels: list[str] | tuple[str, ...] | None = None) -> "matplotlib.figure.Figure":
     """Figure: each label's score over time (top) and latency per inference (bottom); ``labels`` name the legend."""
-    import matplotlib.pyplot as plt
+    from ..plots import plot_scores_over_time
 
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True, height_ratios=[3, 1])
-    if results:
-        t = [r.host_time for r in results]
-        names = legend_names(results, labels)
-        for k, name in enumerate(names):
-            # '$' would start matplotlib's math mode: a board's label is shown as plain text.
-            ax1.plot(t, [r.scores[k] if k < len(r.scores) else 0.0 for r in results], label=name.replace("$", r"\$"))
-        ax2.plot(t, [r.latency_ms for r in results], color="gray")
-        ax1.legend(loc="upper left", fontsize="small")
-    ax1.set_ylabel("score")
-    ax1.set_ylim(0, 1.05)
-    ax2.set_ylabel("latency (ms)")
-    ax2.set_xlabel("time (s)")
-    fig.tight_layout()
-    return fig
+    names = legend_names(results, labels) if results else []
+    scores = [(name, [r.scores[k] if k < len(r.scores) else 0.0 for r in results]) for k, name in enumerate(names)]
+    return plot_scores_over_time([r.host_time for r in results], scores, [r.latency_ms for r in results])
 
 
 def _redraw(results: list[Result], handle, labels=None):
