@@ -33,7 +33,10 @@ from .tamper import tamper_report
 __all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder"]
 
 GRADE_TIMEOUT_S = 3600.0
-"""A whole autograde run is stopped after this long whatever the notebook budget says (a hung kernel)."""
+"""An ``nbgrader autograde`` child is stopped after this long whatever the notebook budget says (a hung kernel).
+
+In a Dask worker, where nbgrader runs in-process, nothing can be killed from outside: there the per-cell timeout,
+the notebook budget and nbclient's kernel start-up timeout are what bound a submission."""
 
 
 @dataclass(frozen=True)
