@@ -120,3 +120,11 @@ def test_ray_helpers_skip_the_slow_optional_import_and_the_path_is_put_back():
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["blocked", "jsonschema", "ok"]
     assert sys.path == path_before and os.environ.get("PYTHONPATH") == env_before
+
+
+def test_fast_voices_are_the_keyword_tracks_fast_set():
+    # Both write dataset_dir("synth_kws_fast"): with two recipes every run after the other's remade the set.
+    from tinymlkit.federated.run import FAST_SPEECH
+    from tinymlkit.pipelines.kws import FAST_SYNTH
+
+    assert FAST_SPEECH == FAST_SYNTH

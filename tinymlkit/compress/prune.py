@@ -276,13 +276,18 @@ def int8_cost(model: Any, representative: np.ndarray, target: str = "nano33ble",
 
 
 def prune_to_budget(model: Any, budget: Budget, representative: np.ndarray, target: str = "nano33ble",
-                    lowest: float = 0.1, iterations: int = 7, min_channels: int = 2) -> PruneResult:
-    """The largest uniform keep ratio whose int8 model fits the budget (bisection, each candidate measured)."""
+                    lowest: float = 0.1, iterations: int = 7, min_channels: int = 2,
+                    start_cost: Cost | None = None) -> PruneResult:
+    """The largest uniform keep ratio whose int8 model fits the budget (bisection, each candidate measured).
+
+    ``start_cost``: the unpruned model's cost on ``target`` where the caller measured it already (e.g. by
+    ``int8_cost``); the search then does not convert that model again.
+    """
     steps: list[PruneStep] = []
 
     def probe(r: float) -> tuple[Any, Cost, bool]:
         m = model if r >= 1.0 else prune_channels(model, r, min_channels)
-        _, cost = int8_cost(m, representative, target, samples=32)
+        cost = start_cost if r >= 1.0 and start_cost is not None else int8_cost(m, representative, target, samples=32)[1]
         ok = budget.fits(cost)
         steps.append(PruneStep(r, cost, ok))
         return m, cost, ok

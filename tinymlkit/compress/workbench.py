@@ -16,7 +16,39 @@ import numpy as np
 from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig, save_json
 from ..errors import KitError
 
-__all__ = ["KwsWork", "kws_work", "class_weights", "train_kws_model", "int8_accuracy"]
+__all__ = ["KwsWork", "kws_work", "class_weights", "train_kws_model", "int8_accuracy", "LessonSizes",
+           "FAST_LESSON", "FULL_LESSON", "lesson_sizes"]
+
+
+@dataclasses.dataclass(frozen=True)
+class LessonSizes:
+    """How much the keyword lessons of the advanced track (pruning, early exit, low bits) train and search."""
+
+    copies: int
+    """Augmented copies of every training clip."""
+    epochs: int
+    """Epochs of a model trained from scratch."""
+    finetune_epochs: int
+    """Epochs of fine-tuning after filters or blocks were cut."""
+    prune_iterations: int
+    """Bisection steps of the budget search on the keep ratio."""
+    width_candidates: tuple[int, ...]
+    """DS-CNN filter counts tried, largest first, for the width-multiplier comparison."""
+    qat_epochs: int
+    """Epochs of quantisation-aware training per bit width."""
+
+
+FAST_LESSON = LessonSizes(copies=1, epochs=3, finetune_epochs=1, prune_iterations=2, width_candidates=(48, 32),
+                          qat_epochs=1)
+"""Fast mode (tests, a first look): every step runs end to end; the numbers are noise."""
+FULL_LESSON = LessonSizes(copies=2, epochs=25, finetune_epochs=8, prune_iterations=6,
+                          width_candidates=tuple(range(60, 7, -4)), qat_epochs=6)
+"""The lessons' real sizes."""
+
+
+def lesson_sizes(fast: bool) -> LessonSizes:
+    """The preset of fast mode or of the full lesson."""
+    return FAST_LESSON if fast else FULL_LESSON
 
 
 @dataclasses.dataclass
