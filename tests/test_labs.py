@@ -27,6 +27,7 @@ import nbformat
 import pytest
 
 from tinymlkit.grading.env import nbgrader_command, nbgrader_env
+from tinymlkit.grading.labs import CACHE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = ROOT / "labs"
@@ -36,6 +37,7 @@ NOISY_LAB = "lab4_quantization"  # the lightest lab with TensorFlow: the stderr 
 # `nbgrader validate` (source) and `validate --invert` (release) run on these labs only; see the fixture.
 VALIDATED_LABS = (LIGHT_LAB,)
 LOOP_TIMEOUT = 30  # seconds per cell for the broken submission (the course config says 120)
+GRADING_CACHE = "grading-cache"  # in the course copy: TINYMLKIT_GRADING_CACHE of the fixture's nbgrader calls
 
 # The module fixture autogrades every lab's submissions once (about 10-15 minutes on 2 busy cores): the
 # first test that uses it carries that time, so the per-test limit of pyproject.toml (900 s) is too short.
@@ -44,7 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2700)]
 
 def _nbgrader(course: Path, *args: str, check: bool = True, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run(nbgrader_command(*args), cwd=course, capture_output=True, text=True,
-                          env=env or _env(), timeout=2400)
+                          env=env or _env(course), timeout=2400)
     if check and proc.returncode != 0:
         raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
     return proc
@@ -53,9 +55,13 @@ def _nbgrader(course: Path, *args: str, check: bool = True, env: dict[str, str] 
 SYSTEM_PATH = "/usr/bin:/bin"
 
 
-def _env() -> dict[str, str]:
+def _env(course: Path | None = None) -> dict[str, str]:
     # The system's PATH only (no venv bin on it): nbgrader_env must be what lets nbgrader find `alembic`.
-    return nbgrader_env({**os.environ, "PATH": SYSTEM_PATH})
+    env = nbgrader_env({**os.environ, "PATH": SYSTEM_PATH})
+    env.pop(CACHE_ENV, None)
+    if course is not None:  # one grading cache per course copy, as `tinymlkit grade` has one per run
+        env[CACHE_ENV] = str(course / GRADING_CACHE)
+    return env
 
 
 def _nb(path: Path) -> Any:
@@ -87,8 +93,10 @@ def _broken_from(solved: Any) -> Any:
     # 1. An exception: power_spectrogram raises.
     _cell(nb, "power_spectrogram").source = (
         "def power_spectrogram(x, n_fft, hop_length):\n    raise RuntimeError('student bug')")
-    # 2. An endless loop in the last answer cell: the timeout must stop it; its test scores 0.
-    _cell(nb, "log_mel").source = "while True:\n    pass"
+    # 2. An endless loop in the last answer cell: the timeout must stop it; its test scores 0. It sleeps (as in
+    # tests/test_grading.py): the timeout interrupts it the same way, and its 30 s cost wall time, not the CPU the
+    # other test worker needs.
+    _cell(nb, "log_mel").source = "import time\nwhile True:\n    time.sleep(0.2)"
     # 3. A deleted test cell (the answer above it is right): autograde must put it back and give the points.
     nb.cells = [c for c in nb.cells if _meta(c).get("grade_id") != "test_frame_signal"]
     # 4. A wrong answer whose test cell was edited to pass: the original test must be restored (0 points).
@@ -128,7 +136,13 @@ def _noisy_from(solved: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Run the whole instructor workflow once in a temporary course directory; return what it made."""
+    """Run the whole instructor workflow once in a temporary course directory; return what it made.
+
+    The autograde calls share one grading cache (TINYMLKIT_GRADING_CACHE, a folder in the course copy), as
+    `tinymlkit grade` gives every notebook of a run one: what every submission of a lab needs and no answer
+    changes (lab 6's pre-trained base, lab 3's converted MobileNet) is computed by the first notebook that
+    needs it and loaded by the others. The validations run without it, as a student's own `nbgrader validate`.
+    """
     course = tmp_path_factory.mktemp("course")
     shutil.copy(LABS / "nbgrader_config.py", course)
     shutil.copytree(LABS / "source", course / "source")
@@ -184,7 +198,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     times["feedback + export"] = time.perf_counter() - t0
     print("\nlabs round trip (s):", json.dumps({k: round(v, 1) for k, v in times.items()}))
     return {"dir": course, "validate": outputs, "broken_log": broken.stdout + broken.stderr, "times": times,
-            "main_log": main.stdout + main.stderr}
+            "main_log": main.stdout + main.stderr,
+            "cache": sorted(p.name for p in (course / GRADING_CACHE).glob("*.npz"))}
 
 
 def _scores(course: Path, lab: str, student: str) -> tuple[dict[str, float], float, float]:
@@ -265,6 +280,14 @@ def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
         cells, score, max_score = _scores(course["dir"], lab, "solved")
         assert max_score >= 10
         assert score == max_score, f"{lab}: solutions scored {score}/{max_score}: {cells}"
+
+
+def test_values_every_submission_needs_are_computed_once(course: dict[str, Any]) -> None:
+    """The fixture's autograde shares a grading cache: one stored lab 6 base for all its submissions (and no more)."""
+    cached = course["cache"]
+    assert len([n for n in cached if n.startswith("pretrained_base")]) == 1, cached
+    assert len([n for n in cached if n.startswith("lab3")]) == 1, cached
+    assert len(cached) == 2, cached
 
 
 def test_untouched_release_gets_zero(course: dict[str, Any]) -> None:
