@@ -89,15 +89,13 @@ def kws_work(data: str | Path | None = None, words: Sequence[str] = ("yes", "no"
              progress: bool = False) -> KwsWork:
     """Micro features of a keyword task: ``data=None`` is the offline synthetic set (made once)."""
     from ..data.speech_commands import build_dataset
-    from ..data.synth_speech import make_synthetic_speech
-    from ..paths import dataset_dir
-    from ..pipelines.kws import FAST_SYNTH, FULL_SYNTH, prepare_features
+    from ..pipelines import kws
+    from ..pipelines.kws import prepare_features
 
     task = KwsTaskConfig(words=tuple(words), **(task_overrides or {}))
     cfg = KwsRunConfig(task=task, train=TrainConfig(seed=seed))
     if data is None:
-        synth = FAST_SYNTH if fast else FULL_SYNTH
-        root = make_synthetic_speech(dataset_dir("synth_kws_fast" if fast else "synth_kws"), synth, progress=progress)
+        root = kws.synthetic_keywords(fast, progress)
         desc = f"synthetic text-to-speech keywords ({'fast' if fast else 'full'} set)"
     else:
         root = Path(data)

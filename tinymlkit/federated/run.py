@@ -14,21 +14,16 @@ import numpy as np
 
 from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig, save_json
 from ..data.speech_commands import build_dataset
-from ..data.synth_speech import make_synthetic_speech
 from ..errors import KitError
 from ..evaluate import classification_metrics
 from ..files import atomic_path, atomic_write_bytes, atomic_write_text
-from ..paths import dataset_dir
-from ..pipelines.kws import FAST_SYNTH, FULL_SYNTH
+from ..pipelines import kws
 from .flower import FederatedConfig, SimulationResult, initial_weights, local_train, simulate
 from .partition import label_histogram, partition_clients, save_partitions, speakers_per_client, split_features
 
-__all__ = ["FAST_SPEECH", "FederatedData", "prepare_data", "central_baseline", "traffic_summary",
+__all__ = ["FederatedData", "prepare_data", "central_baseline", "traffic_summary",
            "run_federated", "format_summary"]
 
-FAST_SPEECH = FAST_SYNTH
-"""Synthetic voices of fast mode: the keyword track's fast set, shared with it on disk. (A recipe of its own
-in the same folder made every run after a run of the other remake the whole set: ~1,000 clips each time.)"""
 
 
 @dataclasses.dataclass
@@ -56,8 +51,7 @@ def prepare_data(data: str | os.PathLike[str] | None, words: tuple[str, ...] = (
     """Micro features of a Speech Commands style folder (None: the synthetic voices), split by speaker."""
     task = KwsTaskConfig(words=words, unknown_percentage=100.0, silence_percentage=20.0)
     if data is None:
-        synth = FAST_SPEECH if fast else FULL_SYNTH
-        root = make_synthetic_speech(dataset_dir("synth_kws_fast" if fast else "synth_kws"), synth, progress=progress)
+        root = kws.synthetic_keywords(fast, progress)  # the keyword track's set: one recipe per folder
         desc = f"synthetic text-to-speech voices ({root}); clients are voices"
     else:
         root = Path(data)

@@ -25,7 +25,7 @@ from ..train import TrainResult, fit, limit_threads, set_seed
 from .steps import StepTimer
 from .tail import RunResult, board_arena, export_sketch, finish, save_models, save_plots
 
-__all__ = ["FAST_SYNTH", "FULL_SYNTH", "DEFAULT_SHARES", "DEFAULT_PERTURB", "AugmentHook",
+__all__ = ["FAST_SYNTH", "FULL_SYNTH", "synthetic_keywords", "DEFAULT_SHARES", "DEFAULT_PERTURB", "AugmentHook",
            "prepare_features", "draw_dataset", "run_kws", "load_run", "reuse_or_run_kws", "format_summary",
            "balanced_class_weights", "run_dataset", "course_data"]
 
@@ -206,9 +206,17 @@ def course_data(fast: bool, words: Sequence[str] = ("yes", "no"), real: bool | N
             return root, f"real Speech Commands recordings ({', '.join(words)} + a share of other words) in {root}"
         except KitError as e:
             print(f"tinymlkit: no real Speech Commands ({e}); using the offline synthetic set")
-    synth = FAST_SYNTH if fast else FULL_SYNTH
-    root = make_synthetic_speech(dataset_dir("synth_kws_fast" if fast else "synth_kws"), synth, progress=progress)
+    root = synthetic_keywords(fast, progress)
     return root, f"offline synthetic text-to-speech set (no real voices) in {root}"
+
+
+def synthetic_keywords(fast: bool, progress: bool = True) -> Path:
+    """The offline synthetic keyword set (made once): each folder has one recipe, whoever asks for it.
+
+    Two recipes in one folder made every run after a run of the other remake the whole set (~1,000 clips).
+    """
+    name, synth = ("synth_kws_fast", FAST_SYNTH) if fast else ("synth_kws", FULL_SYNTH)
+    return make_synthetic_speech(dataset_dir(name), synth, progress=progress)
 
 
 def _load_init(init: str | Path, labels: Sequence[str]) -> tuple[Any, list[str]]:
