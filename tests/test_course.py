@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from notebook_checks import AFTER_RUN
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "course").glob("*.ipynb"))
@@ -108,3 +109,8 @@ def test_runs_top_to_bottom_in_fast_mode(path, tmp_path):
     assert [c.get("execution_count") for c in code] == list(range(1, len(code) + 1))
     printed = "".join(o.get("text", "") for c in code for o in c.get("outputs", []) if o.output_type == "stream")
     assert "fast mode: True" in printed, printed[:500]
+    if path.name in AFTER_RUN:  # the notebook's run is also a library end-to-end test: check what it wrote
+        from tinymlkit.course import run_dir
+
+        folder, check = AFTER_RUN[path.name]
+        check(run_dir(folder))

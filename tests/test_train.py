@@ -100,3 +100,93 @@ def test_train_classifier_can_keep_the_batch_norms_frozen():
                          progress=False, frozen_batchnorm=True)
     assert [p["phase"] for p in r["phases"]] == ["all layers"] and r["epochs_run"] == 2
     assert base.trainable and not any(lay.trainable for lay in base.layers if isinstance(lay, layers.BatchNormalization))
+
+
+def _count_train_step_traces(model) -> list[int]:
+    traces = [0]
+    step = model.train_step
+
+    def counted(data):
+        traces[0] += 1  # Python runs here only while TensorFlow traces the step
+        return step(data)
+
+    model.train_step = counted
+    return traces
+
+
+@pytest.mark.parametrize("built", [False, True])
+def test_train_step_is_traced_once_when_its_state_is_built_first(built):
+    """Keras traces the train step twice when its first trace creates the optimizer's and metrics' variables;
+    build_training_state creates them beforehand (the control shows the second trace is real)."""
+    from tinymlkit.tf_quiet import load_tensorflow
+    from tinymlkit.train import build_training_state, set_seed
+
+    load_tensorflow()
+    import keras
+
+    set_seed(0)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype(np.float32), rng.integers(0, 3, 64)
+    model = _dense_model(4, 3)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    if built:
+        build_training_state(model, x, y)
+        assert model.optimizer.built
+    traces = _count_train_step_traces(model)
+    hist = model.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert traces[0] == (1 if built else 2)
+    assert len(hist.history["accuracy"]) == 2  # the metric still counts from zero in every epoch
+    assert 0.0 <= hist.history["accuracy"][0] <= 1.0
+
+
+def test_fit_builds_the_training_state_before_keras_traces():
+    from tinymlkit.train import fit
+
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(80, 4)).astype(np.float32), rng.integers(0, 3, 80)
+    model = _dense_model(4, 3)
+    compile_ = model.compile
+    holder = {}
+
+    def compile_and_count(*a, **k):
+        compile_(*a, **k)
+        holder["traces"] = _count_train_step_traces(model)
+        test_step = model.test_step
+        holder["test_traces"] = [0]
+
+        def counted(data):
+            holder["test_traces"][0] += 1
+            return test_step(data)
+
+        model.test_step = counted
+
+    model.compile = compile_and_count
+    r = fit(model, x[:60], y[:60], x[60:], y[60:], TrainConfig(epochs=2, batch_size=16, patience=5), progress=False)
+    assert holder["traces"][0] == 1
+    assert holder["test_traces"][0] == 0, "the validation set is predicted once per epoch, not also evaluated"
+    assert {"val_loss", "val_accuracy", "val_balanced_accuracy"} <= set(r.history)
+
+
+def test_validation_loss_and_accuracy_from_predictions_equal_keras_evaluate():
+    from tinymlkit.tf_quiet import load_tensorflow
+    from tinymlkit.train import BalancedAccuracy, set_seed
+
+    load_tensorflow()
+    import keras
+
+    set_seed(2)
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(90, 5)).astype(np.float32), rng.integers(0, 4, 90)
+    model = _dense_model(5, 4)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3, verbose=0)
+    cb = BalancedAccuracy(x, y, loss_and_accuracy=True)
+    cb.set_model(model)
+    logs: dict = {}
+    cb.on_epoch_end(0, logs)
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert logs["val_loss"] == pytest.approx(loss, rel=1e-5)
+    # Keras keeps the ratio in float32: compare the number of correct predictions.
+    assert round(logs["val_accuracy"] * len(y)) == round(acc * len(y))
+    pred = np.argmax(model.predict(x, verbose=0), axis=1)
+    assert logs["val_balanced_accuracy"] == pytest.approx(_balanced_accuracy(y, pred))

@@ -59,7 +59,7 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
     """
     from ..convert import to_float_tflite, to_int8_tflite
     from ..tf_quiet import load_tensorflow
-    from ..train import set_seed
+    from ..train import build_training_state, set_seed
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -106,6 +106,7 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
     z_fit, z_hold = (x_fit - mean) / std, (x_hold - mean) / std
     core = build_autoencoder(cfg.input_size, mc)
     core.compile(optimizer=keras.optimizers.Adam(learning_rate=mc.learning_rate), loss="mse")
+    build_training_state(core, z_fit, z_fit)
     with drop_known_tf_noise():
         hist = core.fit(z_fit, z_fit, batch_size=mc.batch_size, epochs=mc.epochs, shuffle=True,
                         validation_data=(z_hold, z_hold), verbose=0)

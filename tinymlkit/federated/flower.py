@@ -137,11 +137,13 @@ def local_train(model: Any, weights: list[np.ndarray], x: np.ndarray, y: np.ndar
     import keras
 
     from ..tf_quiet import drop_known_tf_noise
+    from ..train import build_training_state
 
     keras.utils.set_random_seed(seed)
     model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
                   loss="sparse_categorical_crossentropy")
+    build_training_state(model, x, y)
     with drop_known_tf_noise():
         hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0)
     return [np.asarray(w) for w in model.get_weights()], float(hist.history["loss"][-1])
