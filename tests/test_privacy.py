@@ -83,7 +83,7 @@ def _made_speaker_data(seed: int = 0):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
-def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees_a_frozen_obfuscator():
+def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees_a_frozen_obfuscator(tmp_path):
     from tinymlkit.convert import to_int8_tflite
     from tinymlkit.evaluate import classification_metrics
     from tinymlkit.models import build_kws_model
@@ -109,6 +109,19 @@ def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees
     assert r.input_dtype == plain.input_dtype == np.int8
     assert r.num_outputs == plain.num_outputs == 4
     assert len(r.model_info.operators) > len(plain.model_info.operators)  # the obfuscator's layers are in it
+    # ... and it goes into the keyword sketch, which check-sketch accepts with the arena measured on TFLM.
+    from tinymlkit.errors import KitError
+    from tinymlkit.export.checks import check_sketch
+    from tinymlkit.privacy.obfuscator import export_obfuscated_sketch
+
+    with pytest.raises(KitError, match="labels"):
+        export_obfuscated_sketch(t, tmp_path / "wrong", tmp_path / "wrong_sketch", words=("up", "down"))
+    export_obfuscated_sketch(t, tmp_path / "run", tmp_path / "sketch", words=("yes", "no"), cfg=cfg)
+    assert (tmp_path / "run" / "model_int8.tflite").read_bytes() == t.int8_model
+    assert (tmp_path / "sketch" / "kws.ino").is_file()
+    report = check_sketch(tmp_path / "sketch")
+    assert report.ok, [str(f) for f in report.errors]
+    assert "kNumLabels = 4" in (tmp_path / "sketch" / "model_settings.h").read_text().replace("int ", "")
     # The fresh adversary trains after the fact: the obfuscator is frozen, the adversary really learns.
     before = [w.copy() for w in t.obfuscator.get_weights()]
     fa = fresh_adversary(t.obfuscator, data, cfg)

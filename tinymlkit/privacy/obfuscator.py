@@ -35,7 +35,7 @@ from ..errors import KitError
 
 __all__ = ["ObfuscatorConfig", "SpeakerData", "load_speaker_data", "build_obfuscator", "build_speaker_model",
            "TrainedObfuscator", "train_obfuscator", "FreshAdversary", "fresh_adversary", "ObfuscationRow",
-           "ObfuscationStudy", "obfuscation_study", "target_check"]
+           "ObfuscationStudy", "obfuscation_study", "target_check", "export_obfuscated_sketch"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -481,3 +481,33 @@ def target_check(rows: Sequence[ObfuscationRow], max_keyword_drop: float = 0.05,
                     "share_of_speaker_gap_removed": round(removed, 3),
                     "meets_target": bool(drop <= max_keyword_drop and removed >= min_gap_removed)})
     return out
+
+
+def export_obfuscated_sketch(trained: TrainedObfuscator, out: str | Path, sketch: str | Path,
+                             words: Sequence[str] = ("yes", "no"), audio: AudioFrontendConfig | None = None,
+                             cfg: ObfuscatorConfig = ObfuscatorConfig(), force: bool = False) -> Any:
+    """Put one lambda's int8 model (the obfuscator as its front layers) into the kit's keyword sketch.
+
+    ``out`` gets ``model_int8.tflite`` and the run's ``config.json`` (the task's ``words`` and the front end
+    ``audio`` the study's features were made with: pass the ones given to ``load_speaker_data``). ``sketch``
+    gets the keyword sketch's own files where it has none yet, then the generated ones (``export_model``:
+    arena measured on TFLM, nothing hand-edited replaced unless ``force``). The sketch needs no change: the
+    model takes the plain keyword model's 49x40 int8 features. Returns the export's result.
+    """
+    from ..config import KwsRunConfig, TrainConfig, save_json
+    from ..export.sketches import copy_sketch
+    from ..export.write import export_model
+    from ..files import atomic_write_bytes
+
+    out, sketch = Path(out), Path(sketch)
+    out.mkdir(parents=True, exist_ok=True)
+    run_cfg = KwsRunConfig(audio=audio or AudioFrontendConfig(), task=KwsTaskConfig(words=tuple(words)),
+                           train=TrainConfig(model=cfg.keyword_model, seed=cfg.seed))
+    if tuple(run_cfg.labels) != tuple(trained.keyword_metrics.get("labels", run_cfg.labels)):
+        raise KitError(f"the model was trained on labels {trained.keyword_metrics['labels']}, not {run_cfg.labels}: "
+                       "pass the words given to load_speaker_data")
+    atomic_write_bytes(out / "model_int8.tflite", trained.int8_model)
+    save_json(run_cfg, out / "config.json")
+    if not (sketch / "kws.ino").is_file():
+        copy_sketch("kws", sketch)
+    return export_model(out / "model_int8.tflite", out / "config.json", sketch, force=force)
