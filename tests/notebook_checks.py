@@ -40,6 +40,7 @@ def check_fast_federated_run(out: Path) -> None:
     assert m["int8"]["backend"] == ("tflm" if tflm_available() else m["int8"]["backend"])
     assert "central" in m["results"] and m["results"]["central"]["epochs"] == 2
     sketch = out / "kws_sketch"
+    assert (sketch / "kws.ino").is_file(), "the notebook copies the keyword sketch before the run exports into it"
     assert (sketch / "model_settings.h").is_file() and generated_name_problems(sketch) == []
 
 

@@ -19,7 +19,7 @@ from .render import GENERATED_FILES, MANIFEST
 __all__ = ["SKETCHES", "MODEL_SKETCHES", "PINNED_HEADERS", "library_src", "sketch_dir", "includes",
            "include_problems", "generated_name_problems", "copy_sketch", "board_library_src"]
 
-SKETCHES = ("kws", "person_detection", "capture_audio", "capture_image", "test_microphone", "test_camera")
+SKETCHES = ("kws", "person_detection", "anomaly", "capture_audio", "capture_image", "test_microphone", "test_camera")
 """Every sketch folder under ``arduino_sketches/``, each holding ``<name>.ino``."""
 
 MODEL_SKETCHES = {"kws": "kws", "person_detection": "vww"}
