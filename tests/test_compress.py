@@ -89,6 +89,28 @@ def test_prune_keep_all_is_the_same_function_and_pruning_keeps_the_strongest_fil
     assert small.predict(x[:2], verbose=0).shape == (2, 4)
 
 
+def test_pruning_before_flatten_keeps_the_dense_rows_of_the_kept_filters(tf_ready):
+    """tiny_conv: Conv2D -> Flatten -> Dense. Filters that output nothing can go without changing the output."""
+    from tinymlkit.compress.prune import chain_layers, prune_channels
+    from tinymlkit.models import tiny_conv
+    from tinymlkit.train import set_seed
+
+    set_seed(4)
+    m = tiny_conv((49, 40), 4, dropout=0.0)
+    x, _ = _blobs(16, (49, 40), 4, seed=5)
+    kernel, bias = m.get_layer("conv").get_weights()
+    dead = [1, 4, 6, 7]  # silenced: zero weights and bias give ReLU(0) = 0 everywhere, so their dense rows add 0
+    kernel[..., dead] = 0.0
+    bias[dead] = 0.0
+    m.get_layer("conv").set_weights([kernel, bias])
+    m.get_layer("labels").set_weights([w * 7.0 for w in m.get_layer("labels").get_weights()])  # sharper outputs
+    small = prune_channels(m, 0.5)
+    assert {c.name: c.channels for c in chain_layers(small) if c.kind == "conv"} == {"conv": 4}
+    np.testing.assert_allclose(small.predict(x, verbose=0), m.predict(x, verbose=0), atol=1e-5)
+    dense_in = m.get_layer("labels").get_weights()[0].reshape(-1, 8, 4)  # (positions, filters, labels)
+    np.testing.assert_array_equal(small.get_layer("labels").get_weights()[0], dense_in[:, [0, 2, 3, 5], :].reshape(-1, 4))
+
+
 def test_drop_blocks_keeps_the_first_blocks_weights(small_ds_cnn):
     from tinymlkit.compress.prune import PruneError, count_blocks, drop_blocks
 

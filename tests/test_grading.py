@@ -134,6 +134,35 @@ def test_reference_values_computed_once_per_grading_run(tmp_path, monkeypatch):
     assert len(calls) == 4
 
 
+def test_lab7_base_is_trained_and_converted_once_per_grading_run(tmp_path, monkeypatch):
+    """pretrained_kws: the first notebook of a run trains and converts; the next loads the same weights and bytes."""
+    import numpy as np
+
+    from tinymlkit.compress import workbench
+    from tinymlkit.compress.budget import measure_cost
+    from tinymlkit.config import KwsRunConfig, KwsTaskConfig
+    from tinymlkit.grading.labs import CACHE_ENV, pretrained_kws
+    from tinymlkit.models import tiny_conv
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 26, (24, 49, 40)).astype(np.float32)
+    y = np.arange(24) % 4
+    work = workbench.KwsWork(KwsRunConfig(task=KwsTaskConfig(words=("yes", "no"))), x, y, x[:8], y[:8], x[:8], y[:8], "noise")
+    trained = []
+    real = workbench.train_kws_model
+    monkeypatch.setattr(workbench, "train_kws_model", lambda *a, **k: trained.append(1) or real(*a, **k))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    make = lambda: tiny_conv((49, 40), 4)  # noqa: E731
+    first, first_bytes = pretrained_kws(make, work, epochs=1, learning_rate=0.005, seed=3)
+    again, again_bytes = pretrained_kws(make, work, epochs=1, learning_rate=0.005, seed=3)
+    assert len(trained) == 1 and len(list(tmp_path.glob("pretrained_kws*.npz"))) == 1
+    assert first_bytes == again_bytes and measure_cost(again_bytes).arena_bytes > 0
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    pretrained_kws(make, work, epochs=1, learning_rate=0.005, seed=4)
+    assert len(trained) == 2, "another seed is another model"
+
+
 def test_nbgrader_runs_without_an_activated_venv(tmp_path):
     """nbgrader starts `alembic` from PATH: with only the system's PATH the kit's call still works."""
     from tinymlkit.grading.env import nbgrader_command, run_nbgrader
@@ -314,6 +343,8 @@ def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():
     """Dask runs a lab's first submission alone only when the lab computes values once per run (else a worker idles)."""
     from tinymlkit.grading.parallel import uses_grading_cache
 
-    using = {lab for lab in ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer") if uses_grading_cache(LABS, lab)}
-    assert using == {"lab6_vww_transfer"}  # lab 6 pre-trains its base once per run (pretrained_base)
+    labs = ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer", "lab7_pruning")
+    using = {lab for lab in labs if uses_grading_cache(LABS, lab)}
+    # lab 6 pre-trains its base once per run (pretrained_base), lab 7 its keyword model (pretrained_kws)
+    assert using == {"lab6_vww_transfer", "lab7_pruning"}
     assert not uses_grading_cache(LABS, "no_such_lab")

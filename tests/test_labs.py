@@ -140,7 +140,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
     The autograde calls share one grading cache (TINYMLKIT_GRADING_CACHE, a folder in the course copy), as
     `tinymlkit grade` gives every notebook of a run one: what every submission of a lab needs and no answer
-    changes (lab 6's pre-trained base, lab 3's converted MobileNet) is computed by the first notebook that
+    changes (lab 6's pre-trained base, lab 3's converted MobileNet, lab 7's trained keyword model) is computed by the first notebook that
     needs it and loaded by the others. The validations run without it, as a student's own `nbgrader validate`.
     """
     course = tmp_path_factory.mktemp("course")
@@ -283,11 +283,13 @@ def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
 
 
 def test_values_every_submission_needs_are_computed_once(course: dict[str, Any]) -> None:
-    """The fixture's autograde shares a grading cache: one stored lab 6 base for all its submissions (and no more)."""
+    """The fixture's autograde shares a grading cache: one stored lab 6 base and one lab 7 keyword model for all
+    their submissions (and no more)."""
     cached = course["cache"]
     assert len([n for n in cached if n.startswith("pretrained_base")]) == 1, cached
     assert len([n for n in cached if n.startswith("lab3")]) == 1, cached
-    assert len(cached) == 2, cached
+    assert len([n for n in cached if n.startswith("pretrained_kws")]) == 1, cached
+    assert len(cached) == 3, cached
 
 
 def test_untouched_release_gets_zero(course: dict[str, Any]) -> None:

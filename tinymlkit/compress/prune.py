@@ -134,6 +134,20 @@ def uniform_plan(model: Any, keep_ratio: float, min_channels: int = 2, multiple:
     return plan
 
 
+def _flattened_rows(alive: np.ndarray | None, alive_of: int, width: int, rows: int) -> np.ndarray | None:
+    """Rows of a dense kernel that read the kept channels when a Flatten (channels last) stands before it.
+
+    The flattened index of channel ``c`` at position ``p`` is ``p * channels + c``, so the kept rows are
+    those of the kept channels at every position. None when the widths do not fit that pattern.
+    """
+    if alive is None or not alive_of or rows % alive_of or len(alive) == 0 or width % len(alive):
+        return None
+    positions = rows // alive_of
+    if positions * len(alive) != width:
+        return None
+    return (np.arange(positions)[:, None] * alive_of + np.asarray(alive)[None, :]).ravel()
+
+
 def _rebuild(model: Any, keep: dict[str, int], skip: set[str] | None = None, name: str | None = None) -> tuple[Any, bool]:
     """A new chain model with ``keep[conv]`` filters per Conv2D and the ``skip`` layers left out.
 
@@ -179,8 +193,11 @@ def _rebuild(model: Any, keep: dict[str, int], skip: set[str] | None = None, nam
             new_w = [v[rows] for v in w]
         elif kind == "dense":
             width = int(x.shape[-1])
+            flat = _flattened_rows(alive, alive_of, width, w[0].shape[0])
             if alive is not None and len(alive) == width and alive_of == w[0].shape[0]:
                 new_w = [w[0][alive, :]] + w[1:]
+            elif flat is not None:
+                new_w = [w[0][flat, :]] + w[1:]  # after Flatten: the kept channels' rows at every position
             elif width == w[0].shape[0]:
                 new_w = w
             else:

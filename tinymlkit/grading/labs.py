@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base"]
+__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base", "pretrained_kws"]
 
 CACHE_ENV = "TINYMLKIT_GRADING_CACHE"
 """Folder where a grading run keeps values every submission of a lab needs (unset: nothing is cached)."""
@@ -109,3 +109,32 @@ def pretrained_base(make_base: Callable[[], Any], x: np.ndarray, y: np.ndarray, 
     values = cached_reference(key, compute)
     base.set_weights([values[f"w{i}"] for i in range(len(base.weights))])
     return base, float(values["val_accuracy"])
+
+
+def pretrained_kws(make_model: Callable[[], Any], work: Any, epochs: int, learning_rate: float,
+                   seed: int) -> tuple[Any, bytes]:
+    """A keyword model trained on a ``KwsWork`` and its int8 ``.tflite``, both computed once per grading run.
+
+    Lab 7's starting point: every student prunes the same trained model, and the run trains and converts
+    it once (:func:`cached_reference`), not once per student.
+    """
+    from ..compress.prune import int8_cost
+    from ..compress.workbench import train_kws_model
+    from ..train import set_seed
+
+    set_seed(seed)  # before the model is built: its initial weights come from this seed too
+    model = make_model()
+    data = np.ascontiguousarray(work.x_train).tobytes() + np.ascontiguousarray(work.y_train).tobytes()
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    shapes = "x".join(str(int(np.prod(w.shape))) for w in model.weights)
+    key = f"pretrained_kws-{model.name}-{shapes}-{digest}-{epochs}-{learning_rate}-{seed}"
+
+    def compute() -> dict[str, np.ndarray]:
+        train_kws_model(model, work, epochs=epochs, learning_rate=learning_rate, seed=seed)
+        tflite, _ = int8_cost(model, work.x_train, samples=64)
+        return {**{f"w{i}": np.asarray(w) for i, w in enumerate(model.get_weights())},
+                "tflite": np.frombuffer(tflite, np.uint8)}
+
+    values = cached_reference(key, compute)
+    model.set_weights([values[f"w{i}"] for i in range(len(model.weights))])
+    return model, values["tflite"].tobytes()
