@@ -314,6 +314,8 @@ def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():
     """Dask runs a lab's first submission alone only when the lab computes values once per run (else a worker idles)."""
     from tinymlkit.grading.parallel import uses_grading_cache
 
-    using = {lab for lab in ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer") if uses_grading_cache(LABS, lab)}
-    assert using == {"lab6_vww_transfer"}  # lab 6 pre-trains its base once per run (pretrained_base)
+    labs = ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer", "lab8_anomaly_detection")
+    using = {lab for lab in labs if uses_grading_cache(LABS, lab)}
+    # lab 6 pre-trains its base once per run (pretrained_base); lab 8 trains its autoencoder once (anomaly_lab_set)
+    assert using == {"lab6_vww_transfer", "lab8_anomaly_detection"}
     assert not uses_grading_cache(LABS, "no_such_lab")

@@ -283,11 +283,14 @@ def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
 
 
 def test_values_every_submission_needs_are_computed_once(course: dict[str, Any]) -> None:
-    """The fixture's autograde shares a grading cache: one stored lab 6 base for all its submissions (and no more)."""
+    """The fixture's autograde shares a grading cache: one stored lab 6 base for all its submissions (and no more);
+    lab 8 stores its set and model once and its held-out clips once."""
     cached = course["cache"]
     assert len([n for n in cached if n.startswith("pretrained_base")]) == 1, cached
     assert len([n for n in cached if n.startswith("lab3")]) == 1, cached
-    assert len(cached) == 2, cached
+    assert len([n for n in cached if n.startswith("anomaly_lab_set")]) == 1, cached
+    assert len([n for n in cached if n.startswith("machine_clip_frames")]) == 1, cached
+    assert len(cached) == 4, cached
 
 
 def test_untouched_release_gets_zero(course: dict[str, Any]) -> None:
