@@ -375,3 +375,49 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     code = main(["anomaly", "run", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err[-1].startswith("tinymlkit: error:") and "no such folder" in err[-1]
+
+
+# ---------------------------------------------------------------- lab 8's in-memory set and model
+
+def test_lab_clips_in_memory_are_the_generators_and_numbered_apart():
+    """synthetic_clip_frames: the generator's clips through the board's front end; other numbers, other clips."""
+    from tinymlkit.anomaly.config import ANOMALY_AUDIO
+    from tinymlkit.anomaly.features import clip_frames
+    from tinymlkit.anomaly.quick import synthetic_clip_frames, windows_of
+
+    a = synthetic_clip_frames(TINY, 2, 3, first_clip=0)
+    assert list(a.labels) == [0, 0, 1, 1, 1] * 2 and list(a.machine_ids) == [0] * 5 + [1] * 5
+    assert all(f.dtype == np.uint16 and f.shape == (14, 64) for f in a.frames)  # 0.5 s: 64 ms windows every 32 ms
+    assert np.array_equal(a.frames[6], clip_frames(machine_clip(TINY, 1, 1), ANOMALY_AUDIO))
+    again = synthetic_clip_frames(TINY, 2, 3, first_clip=0)
+    assert all(np.array_equal(x, y) for x, y in zip(a.frames, again.frames))
+    other = synthetic_clip_frames(TINY, 2, 3, first_clip=50)
+    assert not any(np.array_equal(x, y) for x in a.frames for y in other.frames)
+    w = windows_of(a.frames)
+    assert len(w) == 10 and w[0].shape == (10, 320) and w[0].dtype == np.float32
+    with pytest.raises(ValueError):
+        synthetic_clip_frames(TINY, 0, 0)
+
+
+def test_lab_set_is_computed_once_per_grading_run(tmp_path, monkeypatch):
+    """anomaly_lab_set: clips of every split and a full-int8 autoencoder, stored once in the grading cache."""
+    from tinymlkit.anomaly.config import AutoencoderConfig
+    from tinymlkit.grading.labs import CACHE_ENV, anomaly_lab_set, machine_clip_frames
+    from tinymlkit.runtime import ModelRunner
+
+    one = MachineSoundConfig(machine_ids=1, seconds=0.5)
+    tiny_model = AutoencoderConfig(hidden_units=8, hidden_layers=1, bottleneck=4, epochs=1, seed=3)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    data = anomaly_lab_set(one, tiny_model, train=2, validation=1, test_normal=1, test_faulty=2)
+    assert data["train_frames"].shape == (2, 14, 64) and data["validation_frames"].shape == (1, 14, 64)
+    assert data["test_frames"].shape == (3, 14, 64) and list(data["test_labels"]) == [0, 1, 1]
+    runner = ModelRunner(data["model_int8"].tobytes(), backend="tflm")
+    assert runner.input_shape == (1, 320) and runner.output_shape == (1, 320) and runner.input_quant is not None
+    stored = sorted(tmp_path.glob("*.npz"))
+    assert len(stored) == 1
+    again = anomaly_lab_set(one, tiny_model, train=2, validation=1, test_normal=1, test_faulty=2)
+    assert np.array_equal(again["model_int8"], data["model_int8"]) and sorted(tmp_path.glob("*.npz")) == stored
+    held = machine_clip_frames(one, 1, 1, first_clip=500)
+    assert held["frames"].shape == (2, 14, 64) and list(held["labels"]) == [0, 1]
+    assert len(list(tmp_path.glob("*.npz"))) == 2
+    assert not np.array_equal(held["frames"][0], data["test_frames"][0])

@@ -343,8 +343,9 @@ def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():
     """Dask runs a lab's first submission alone only when the lab computes values once per run (else a worker idles)."""
     from tinymlkit.grading.parallel import uses_grading_cache
 
-    labs = ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer", "lab7_pruning")
+    labs = ("lab1_audio_features", "lab4_quantization", "lab6_vww_transfer", "lab7_pruning", "lab8_anomaly_detection")
     using = {lab for lab in labs if uses_grading_cache(LABS, lab)}
-    # lab 6 pre-trains its base once per run (pretrained_base), lab 7 its keyword model (pretrained_kws)
-    assert using == {"lab6_vww_transfer", "lab7_pruning"}
+    # lab 6 pre-trains its base once per run (pretrained_base), lab 7 its keyword model (pretrained_kws), lab 8 its
+    # autoencoder (anomaly_lab_set)
+    assert using == {"lab6_vww_transfer", "lab7_pruning", "lab8_anomaly_detection"}
     assert not uses_grading_cache(LABS, "no_such_lab")

@@ -284,12 +284,14 @@ def test_solutions_get_full_marks(course: dict[str, Any]) -> None:
 
 def test_values_every_submission_needs_are_computed_once(course: dict[str, Any]) -> None:
     """The fixture's autograde shares a grading cache: one stored lab 6 base and one lab 7 keyword model for all
-    their submissions (and no more)."""
+    their submissions (and no more); lab 8 stores its set and model once and its held-out clips once."""
     cached = course["cache"]
     assert len([n for n in cached if n.startswith("pretrained_base")]) == 1, cached
     assert len([n for n in cached if n.startswith("lab3")]) == 1, cached
     assert len([n for n in cached if n.startswith("pretrained_kws")]) == 1, cached
-    assert len(cached) == 3, cached
+    assert len([n for n in cached if n.startswith("anomaly_lab_set")]) == 1, cached
+    assert len([n for n in cached if n.startswith("machine_clip_frames")]) == 1, cached
+    assert len(cached) == 5, cached
 
 
 def test_untouched_release_gets_zero(course: dict[str, Any]) -> None:

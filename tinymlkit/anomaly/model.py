@@ -20,7 +20,7 @@ import numpy as np
 
 from .config import AutoencoderConfig
 
-__all__ = ["build_autoencoder", "channel_standardisation", "fold_standardisation"]
+__all__ = ["build_autoencoder", "channel_standardisation", "fold_standardisation", "train_autoencoder_on"]
 
 
 def _widths(cfg: AutoencoderConfig) -> list[int]:
@@ -88,3 +88,32 @@ def fold_standardisation(model: Any, mean: np.ndarray, std: np.ndarray) -> Any:
     w, b = (np.asarray(v, dtype=np.float64) for v in dense[-1].get_weights())
     new_dense[-1].set_weights([(w * std[None, :]).astype(np.float32), (b * std + mean).astype(np.float32)])
     return folded
+
+
+def train_autoencoder_on(x_fit: np.ndarray, cfg: AutoencoderConfig, channels: int,
+                         x_hold: np.ndarray | None = None) -> tuple[Any, dict[str, list[float]]]:
+    """Train the autoencoder on normal windows ``x_fit`` (front-end values), seeded by ``cfg.seed``.
+
+    It trains on standardised inputs (each of the ``channels`` channels' mean and spread measured on
+    ``x_fit``), then the standardisation is folded into the first and last layers: the returned model maps
+    the front end's values to their reconstruction, so the board and every score need nothing outside it.
+    ``x_hold`` (optional) gives ``val_loss`` per epoch in the returned history (standardised units).
+    """
+    from ..tf_quiet import drop_known_tf_noise, load_tensorflow
+    from ..train import build_training_state, set_seed
+
+    load_tensorflow()
+    import keras
+
+    set_seed(cfg.seed)
+    mean, std = channel_standardisation(x_fit, channels)
+    z_fit = (x_fit - mean) / std
+    held = None if x_hold is None or not len(x_hold) else ((x_hold - mean) / std,) * 2
+    core = build_autoencoder(x_fit.shape[1], cfg)
+    core.compile(optimizer=keras.optimizers.Adam(learning_rate=cfg.learning_rate), loss="mse")
+    build_training_state(core, z_fit, z_fit)
+    with drop_known_tf_noise():
+        hist = core.fit(z_fit, z_fit, batch_size=cfg.batch_size, epochs=cfg.epochs, shuffle=True,
+                        validation_data=held, verbose=0)
+    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
+    return fold_standardisation(core, mean, std), history

@@ -14,10 +14,9 @@ import numpy as np
 from ..data.machine_sounds import MachineClips, MachineSoundConfig, list_machine_clips, make_machine_sounds
 from ..files import atomic_path, atomic_write_bytes, atomic_write_text
 from ..runtime import ModelRunner, default_backend, tflm_available
-from ..tf_quiet import drop_known_tf_noise
 from .config import AnomalyRunConfig, AutoencoderConfig, save_anomaly_config
 from .features import clip_vectors, frames_of_files
-from .model import build_autoencoder, channel_standardisation, fold_standardisation
+from .model import train_autoencoder_on
 from .scoring import choose_threshold, clip_scores_keras, clip_scores_runner, partial_auc, roc_auc
 
 __all__ = ["FAST_MACHINES", "FULL_MACHINES", "AnomalyRunResult", "run_anomaly", "score_files", "format_summary"]
@@ -58,8 +57,6 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
     ``data`` is a machine-type folder in the DCASE layout; None makes (once) the SYNTHETIC set.
     """
     from ..convert import to_float_tflite, to_int8_tflite
-    from ..tf_quiet import load_tensorflow
-    from ..train import build_training_state, set_seed
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -95,23 +92,8 @@ def run_anomaly(out: str | os.PathLike[str], data: str | os.PathLike[str] | None
     seconds["features"] = round(time.perf_counter() - t, 2)
 
     t = step("train")
-    load_tensorflow()
-    import keras
-
-    set_seed(seed)
-    # Train on standardised inputs (per channel, from the training clips), then fold the
-    # standardisation into the first and last layers: the saved model maps the front end's values to
-    # their reconstruction, so the board and the scores below need nothing outside the model.
-    mean, std = channel_standardisation(x_fit, a.feature_bins)
-    z_fit, z_hold = (x_fit - mean) / std, (x_hold - mean) / std
-    core = build_autoencoder(cfg.input_size, mc)
-    core.compile(optimizer=keras.optimizers.Adam(learning_rate=mc.learning_rate), loss="mse")
-    build_training_state(core, z_fit, z_fit)
-    with drop_known_tf_noise():
-        hist = core.fit(z_fit, z_fit, batch_size=mc.batch_size, epochs=mc.epochs, shuffle=True,
-                        validation_data=(z_hold, z_hold), verbose=0)
-    history = {k: [float(v) for v in vals] for k, vals in hist.history.items()}
-    model = fold_standardisation(core, mean, std)
+    # Trained on standardised inputs, the standardisation folded into the model (train_autoencoder_on).
+    model, history = train_autoencoder_on(x_fit, mc, a.feature_bins, x_hold)
     seconds["train"] = round(time.perf_counter() - t, 2)
 
     t = step("float scores")

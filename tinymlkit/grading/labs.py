@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base", "pretrained_kws"]
+__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base", "pretrained_kws",
+           "machine_clip_frames", "anomaly_lab_set"]
 
 CACHE_ENV = "TINYMLKIT_GRADING_CACHE"
 """Folder where a grading run keeps values every submission of a lab needs (unset: nothing is cached)."""
@@ -138,3 +139,55 @@ def pretrained_kws(make_model: Callable[[], Any], work: Any, epochs: int, learni
     values = cached_reference(key, compute)
     model.set_weights([values[f"w{i}"] for i in range(len(model.weights))])
     return model, values["tflite"].tobytes()
+
+
+def machine_clip_frames(machines: Any, normal_per_id: int, faulty_per_id: int, first_clip: int) -> dict[str, np.ndarray]:
+    """Front-end frames (clips x frames x channels, uint16) and labels of synthetic machine clips, made once per grading run.
+
+    The clips of ``tinymlkit.anomaly.quick.synthetic_clip_frames`` (same arguments), stacked: every clip of a
+    ``MachineSoundConfig`` has the same length. Lab 8's held-out clips.
+    """
+    import dataclasses
+
+    from ..anomaly.quick import synthetic_clip_frames
+
+    key = (f"machine_clip_frames-{machines.digest()}-{normal_per_id}-{faulty_per_id}-{first_clip}-"
+           f"{dataclasses.asdict(machines)}")
+
+    def compute() -> dict[str, np.ndarray]:
+        clips = synthetic_clip_frames(machines, normal_per_id, faulty_per_id, first_clip)
+        return {"frames": np.stack(clips.frames), "labels": clips.labels}
+
+    return cached_reference(key, compute)
+
+
+def anomaly_lab_set(machines: Any, model: Any, train: int, validation: int, test_normal: int, test_faulty: int,
+                    progress: bool = False) -> dict[str, np.ndarray]:
+    """Lab 8's clips and its int8 autoencoder, the same for every student: made once per grading run.
+
+    Per machine of ``machines`` (a ``MachineSoundConfig``): ``train`` normal clips (numbered from 0), ``validation``
+    normal clips (from 1000) and ``test_normal`` + ``test_faulty`` clips (from 2000), as front-end frames
+    (``*_frames``: clips x frames x channels, uint16; ``test_labels``: 1 faulty). ``model_int8`` holds the bytes of
+    the autoencoder (``model``: an ``AutoencoderConfig``, its seed included) trained on the training clips and
+    converted to full int8 with them as the representative set.
+    """
+    import dataclasses
+
+    from ..anomaly.quick import synthetic_clip_frames, train_autoencoder
+    from ..convert import to_int8_tflite
+
+    key = (f"anomaly_lab_set-{machines.digest()}-{train}-{validation}-{test_normal}-{test_faulty}-"
+           f"{dataclasses.asdict(machines)}-{dataclasses.asdict(model)}")
+
+    def compute() -> dict[str, np.ndarray]:
+        parts = {"train": synthetic_clip_frames(machines, train, 0, 0),
+                 "validation": synthetic_clip_frames(machines, validation, 0, 1000),
+                 "test": synthetic_clip_frames(machines, test_normal, test_faulty, 2000)}
+        if progress:
+            print(f"training the autoencoder ({model.epochs} epochs) ...", flush=True)
+        keras_model, x = train_autoencoder(parts["train"].frames, model)
+        int8 = to_int8_tflite(keras_model, x, max_samples=500)
+        return {**{f"{k}_frames": np.stack(v.frames) for k, v in parts.items()},
+                "test_labels": parts["test"].labels, "model_int8": np.frombuffer(int8, dtype=np.uint8)}
+
+    return cached_reference(key, compute)

@@ -284,7 +284,8 @@ def uses_grading_cache(course: Path, lab: str) -> bool:
         text = (course / "source" / lab / f"{lab}.ipynb").read_text(errors="replace")
     except OSError:
         return False
-    return any(name in text for name in ("cached_reference", "pretrained_base", "pretrained_kws"))
+    return any(name in text for name in ("cached_reference", "pretrained_base", "pretrained_kws", "anomaly_lab_set",
+                                         "machine_clip_frames"))
 
 
 def _in_thread(fn: Callable[[], Any] | None) -> Callable[[], None]:
