@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..config import AudioFrontendConfig
-from ..data.machine_sounds import FAULTS, MachineSoundConfig, machine_clip
+from ..data.machine_sounds import MachineSoundConfig, machine_clip, nth_fault
 from .config import ANOMALY_AUDIO, AutoencoderConfig
 from .features import clip_frames, clip_vectors
 
@@ -37,9 +37,8 @@ def synthetic_clip_frames(cfg: MachineSoundConfig, normal_per_id: int, faulty_pe
                           audio: AudioFrontendConfig = ANOMALY_AUDIO) -> LabClips:
     """Frames of ``normal_per_id`` normal and ``faulty_per_id`` faulty clips of every machine of ``cfg``.
 
-    Clips are numbered from ``first_clip`` on (normal ones first, then faulty ones); faults cycle through
-    ``FAULTS`` at strengths drawn between ``cfg.min_severity`` and 1. Sets whose number ranges do not overlap
-    share no clip.
+    Clips are numbered from ``first_clip`` on (normal ones first, then faulty ones); faults and
+    strengths as ``nth_fault`` picks them. Sets whose number ranges do not overlap share no clip.
     """
     if normal_per_id < 0 or faulty_per_id < 0 or normal_per_id + faulty_per_id == 0:
         raise ValueError("ask for at least one clip (normal_per_id, faulty_per_id >= 0)")
@@ -50,8 +49,7 @@ def synthetic_clip_frames(cfg: MachineSoundConfig, normal_per_id: int, faulty_pe
         sev = np.random.default_rng([cfg.seed, 7, mid, first_clip])
         for j in range(normal_per_id + faulty_per_id):
             faulty = j >= normal_per_id
-            fault = FAULTS[(j - normal_per_id) % len(FAULTS)] if faulty else None
-            severity = float(sev.uniform(cfg.min_severity, 1.0)) if faulty else 0.0
+            fault, severity = nth_fault(cfg, j - normal_per_id, sev) if faulty else (None, 0.0)
             frames.append(clip_frames(machine_clip(cfg, mid, first_clip + j, fault, severity), audio))
             labels.append(int(faulty))
             ids.append(mid)

@@ -32,7 +32,7 @@ from ..files import atomic_write_text, save_new_file
 from ..paths import dataset_dir
 from .download import RemoteFile, download
 
-__all__ = ["MachineSoundConfig", "FAULTS", "MachineClips", "DCASE2020_DEV", "DCASE2020_DEV_LICENCE",
+__all__ = ["MachineSoundConfig", "FAULTS", "nth_fault", "MachineClips", "DCASE2020_DEV", "DCASE2020_DEV_LICENCE",
            "make_machine_sounds", "machine_clip", "list_machine_clips", "download_machine_sounds",
            "extract_zip", "default_synthetic_dir", "from_captures"]
 
@@ -180,6 +180,12 @@ def default_synthetic_dir() -> Path:
     return dataset_dir("machine_sounds")
 
 
+def nth_fault(cfg: MachineSoundConfig, j: int, rng: np.random.Generator) -> tuple[str, float]:
+    """The ``j``-th faulty clip's fault (they cycle through ``FAULTS``) and its strength, drawn from ``rng``
+    between ``cfg.min_severity`` and 1."""
+    return FAULTS[j % len(FAULTS)], float(rng.uniform(cfg.min_severity, 1.0))
+
+
 def make_machine_sounds(out: str | os.PathLike[str] | None = None,
                         cfg: MachineSoundConfig = MachineSoundConfig(), progress: bool = False) -> Path:
     """Make the synthetic set once (reused when its settings match); returns the machine-type folder.
@@ -191,7 +197,7 @@ def make_machine_sounds(out: str | os.PathLike[str] | None = None,
     manifest = root.parent / "synthetic.json"
     if manifest.is_file():
         return root
-    jobs: list[tuple[str, int, int, str | None]] = []
+    jobs: list[tuple[str, int, int, int | None]] = []  # split, machine, clip number, index among faulty clips
     count = 0
     for mid in range(cfg.machine_ids):
         for _ in range(cfg.train_per_id):
@@ -201,7 +207,7 @@ def make_machine_sounds(out: str | os.PathLike[str] | None = None,
             jobs.append(("test", mid, count, None))
             count += 1
         for j in range(cfg.test_anomaly_per_id):
-            jobs.append(("test", mid, count, FAULTS[j % len(FAULTS)]))
+            jobs.append(("test", mid, count, j))
             count += 1
     it = jobs
     if progress:
@@ -209,8 +215,8 @@ def make_machine_sounds(out: str | os.PathLike[str] | None = None,
 
         it = tqdm(jobs, desc="synthetic machine sounds", unit="clip", leave=False)
     sev_rng = np.random.default_rng([cfg.seed, 7])
-    for split, mid, idx, fault in it:
-        severity = float(sev_rng.uniform(cfg.min_severity, 1.0)) if fault else 0.0
+    for split, mid, idx, j in it:
+        fault, severity = nth_fault(cfg, j, sev_rng) if j is not None else (None, 0.0)
         kind = "anomaly" if fault else "normal"
         path = root / split / f"{kind}_id_{mid:02d}_{idx:08d}.wav"
         if path.exists():  # an interrupted earlier run made it with the same settings

@@ -10,11 +10,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "cached_reference", "pretrained_base", "pretrained_kws",
-           "machine_clip_frames", "anomaly_lab_set"]
+__all__ = ["hand_type_settings", "broken_sketch", "CACHE_ENV", "CACHING_HELPERS", "cached_reference", "pretrained_base",
+           "pretrained_kws", "machine_clip_frames", "anomaly_lab_set"]
 
 CACHE_ENV = "TINYMLKIT_GRADING_CACHE"
 """Folder where a grading run keeps values every submission of a lab needs (unset: nothing is cached)."""
+
+CACHING_HELPERS = ("cached_reference", "pretrained_base", "pretrained_kws", "machine_clip_frames", "anomaly_lab_set")
+"""The functions here that fill the grading cache: a lab calling one grades its first submission alone
+(``tinymlkit.grading.parallel.uses_grading_cache``). A new caching helper is added here."""
 
 
 def hand_type_settings(settings_h: str | os.PathLike[str], **values: Any) -> Path:

@@ -24,6 +24,7 @@ from ..errors import KitError
 from ..files import atomic_write_bytes, atomic_write_text
 from .autograde import GradeTask, cache_folder, grade_task, grade_task_in_worker, warm_worker
 from .env import run_nbgrader
+from .labs import CACHING_HELPERS
 from .merge import has_submission, merge_result
 from .submissions import Rejected, Submission, find_submissions
 
@@ -284,8 +285,7 @@ def uses_grading_cache(course: Path, lab: str) -> bool:
         text = (course / "source" / lab / f"{lab}.ipynb").read_text(errors="replace")
     except OSError:
         return False
-    return any(name in text for name in ("cached_reference", "pretrained_base", "pretrained_kws", "anomaly_lab_set",
-                                         "machine_clip_frames"))
+    return any(name in text for name in CACHING_HELPERS)
 
 
 def _in_thread(fn: Callable[[], Any] | None) -> Callable[[], None]:
