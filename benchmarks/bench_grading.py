@@ -150,6 +150,43 @@ def profile(lab: str) -> dict[str, Any]:
             "slowest_cells_s": {g: round(t, 1) for g, t in cells[:6]}}
 
 
+def _sleep(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def dask_idle(quiet: bool, seconds: float = 30.0, workers: int = 2) -> dict[str, float]:
+    """CPU seconds a local cluster burns while its workers only sleep: Dask's defaults, or the kit's QUIET_DASK."""
+    import logging
+
+    import dask
+    import psutil
+    from dask.distributed import Client, LocalCluster
+
+    from tinymlkit.grading.parallel import QUIET_DASK
+
+    with dask.config.set(QUIET_DASK if quiet else {}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.WARNING)
+        client = Client(cluster)
+    try:
+        time.sleep(3)  # past the start-up
+        me = psutil.Process()
+
+        def cpu() -> tuple[float, float]:
+            kids = sum(sum(p.cpu_times()[:2]) for p in me.children(recursive=True))
+            return kids, sum(me.cpu_times()[:2])
+
+        before = cpu()
+        client.gather([client.submit(_sleep, seconds, pure=False) for _ in range(workers)])
+        after = cpu()
+    finally:
+        client.close()
+        cluster.close()
+    return {"seconds": seconds, "workers_and_nannies_cpu_s": round(after[0] - before[0], 2),
+            "scheduler_process_cpu_s": round(after[1] - before[1], 2)}
+
+
 def main() -> None:
     """Run the benchmark and write benchmarks/results/grading.json."""
     from tinymlkit.grading.env import run_nbgrader
@@ -162,7 +199,20 @@ def main() -> None:
     ap.add_argument("--cell-timeout", type=int, default=20)
     ap.add_argument("--budget", type=float, default=40.0)
     ap.add_argument("--profile", action="store_true", help="also time each cell of a correct submission per lab")
+    ap.add_argument("--dask-idle", action="store_true",
+                    help="only measure the CPU an idle 2-worker cluster uses in 30 s, Dask's defaults vs the kit's")
     args = ap.parse_args()
+    if args.dask_idle:
+        out = {"defaults": [], "quiet": []}
+        for _ in range(3):  # alternating, 3 times each
+            for quiet in (False, True):
+                out["quiet" if quiet else "defaults"].append(dask_idle(quiet))
+        summary = {k: {"median_workers_and_nannies_cpu_s": median([r["workers_and_nannies_cpu_s"] for r in v]),
+                       "median_scheduler_process_cpu_s": median([r["scheduler_process_cpu_s"] for r in v])}
+                   for k, v in out.items()}
+        print(json.dumps(summary, indent=1))
+        write("grading_dask_idle", {"runs": out, "summary": summary})
+        return
     extra = (f"--Execute.timeout={args.cell_timeout}", f"--BudgetedExecute.notebook_budget={args.budget}")
     results: dict[str, Any] = {"labs": {}, "settings": {"students_per_lab": args.students, "workers": args.workers,
                                                         "cell_timeout_s": args.cell_timeout, "budget_s": args.budget,
@@ -182,6 +232,10 @@ def main() -> None:
         proc = run_nbgrader(seq_course, ["generate_assignment", "*", "--force"], timeout=1800)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         seq_setup = time.perf_counter() - t0
+        # The parallel course is released the same way (untimed for both): an instructor grades a course whose
+        # labs were released from it, so its gradebook already holds them.
+        proc = run_nbgrader(par_course, ["generate_assignment", "*", "--force"], timeout=1800)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         seq_times: dict[str, float] = {}
         seq_logs = {}
         for lab in args.labs:
@@ -192,9 +246,16 @@ def main() -> None:
             assert proc.returncode == 0, seq_logs[lab][-3000:]
         print(f"sequential nbgrader: {seq_times} (+{seq_setup:.0f} s generate_assignment)", flush=True)
         t0 = time.perf_counter()
+        wall0 = time.time()
         run = grade_class(par_course, workers=args.workers, nbgrader_args=extra, progress=True)
         par_total = time.perf_counter() - t0
-        print(f"parallel on {args.workers} Dask workers: {par_total:.0f} s", flush=True)
+        print(f"parallel on {args.workers} Dask workers: {par_total:.0f} s; phases (s): "
+              + json.dumps({k: round(v, 1) for k, v in run.phases.items()}), flush=True)
+        timeline = sorted((round(r.get("started_at", wall0) - wall0, 1), round(float(r["seconds"]), 1), r["student"])
+                          for r in run.graded)
+        print("timeline (start s, seconds, student):", timeline, flush=True)
+        results["parallel_phases_s"] = {k: round(v, 1) for k, v in run.phases.items()}
+        results["parallel_timeline"] = timeline
         proc = run_nbgrader(par_course, ["generate_feedback", "*"], timeout=3600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         n_all = 0
@@ -235,7 +296,7 @@ def main() -> None:
         projected_h = 500 * 6 * mean_per_sub / (16 * efficiency) / 3600 if efficiency else None
         results.update({
             "sequential_total_s": round(seq_total, 1), "sequential_generate_assignment_s": round(seq_setup, 1),
-            "parallel_total_s": round(par_total, 1), "parallel_includes": "template gradebook, merge, reports",
+            "parallel_total_s": round(par_total, 1), "parallel_includes": "cluster start, template gradebook, merge, reports (both courses released before timing)",
             "submissions": n_all,
             "sequential_submissions_per_hour": round(n_all / seq_total * 3600),
             "parallel_submissions_per_hour": round(n_all / par_total * 3600),

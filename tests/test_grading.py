@@ -349,3 +349,57 @@ def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():
     # autoencoder (anomaly_lab_set)
     assert using == {"lab6_vww_transfer", "lab7_pruning", "lab8_anomaly_detection"}
     assert not uses_grading_cache(LABS, "no_such_lab")
+
+
+def _gradebook_contents(db: Path) -> dict[str, Any]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gb:
+        out: dict[str, Any] = {"students": sorted(s.id for s in gb.students)}
+        for a in gb.assignments:
+            for nb in a.notebooks:
+                out[f"{a.name}/{nb.name}"] = {
+                    "grade": sorted((c.name, c.max_score, c.cell_type) for c in nb.grade_cells),
+                    "solution": sorted(c.name for c in nb.solution_cells),
+                    "task": sorted((c.name, c.max_score) for c in nb.task_cells),
+                    "source": sorted((c.name, c.cell_type, c.locked, c.checksum, c.source) for c in nb.source_cells)}
+        return out
+
+
+@pytest.mark.slow
+def test_template_from_the_instructors_gradebook_is_what_nbgrader_would_make(tmp_path):
+    """A released course grades against its own gradebook emptied of students: the same cells and checksums as a
+    fresh generate_assignment, no student or submission of the class, and None when a lab is missing."""
+    from tinymlkit.grading.env import run_nbgrader
+    from tinymlkit.grading.nbgrader_main import prepare
+    from tinymlkit.grading.parallel import _template_from_gradebook, _template_gradebook
+
+    prepare()
+    from nbgrader.api import Gradebook
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(LABS / "nbgrader_config.py", course)
+    shutil.copytree(LABS / "source" / LAB, course / "source" / LAB)
+    proc = run_nbgrader(course, ["generate_assignment", LAB, "--force"], env={**os.environ, "PATH": SYSTEM_PATH},
+                        timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    db = course / "gradebook.db"
+    with Gradebook(f"sqlite:///{db}") as gb:  # a class has been graded into it
+        gb.add_student("ada")
+        gb.add_submission(LAB, "ada")
+    assert _gradebook_contents(db)["students"] == ["ada"]
+
+    (tmp_path / "fresh").mkdir()
+    fresh, _ = _template_gradebook(course, [LAB], tmp_path / "fresh")
+    (tmp_path / "mine").mkdir()
+    mine = _template_from_gradebook(db, [LAB], tmp_path / "mine")
+    assert mine is not None
+    (tmp_path / "fresh.db").write_bytes(fresh)
+    (tmp_path / "mine.db").write_bytes(mine)
+    want, got = _gradebook_contents(tmp_path / "fresh.db"), _gradebook_contents(tmp_path / "mine.db")
+    assert got["students"] == [] and want["students"] == []
+    assert got == want and want[f"{LAB}/{LAB}"]["grade"], "same assignment, cells and checksums"
+    assert _gradebook_contents(db)["students"] == ["ada"], "the instructor's gradebook is left as it was"
+    assert _template_from_gradebook(db, [LAB, "lab9_missing"], tmp_path / "mine") is None
+    assert _template_from_gradebook(tmp_path / "no.db", [LAB], tmp_path / "mine") is None

@@ -28,7 +28,7 @@ from .labs import CACHING_HELPERS
 from .merge import has_submission, merge_result
 from .submissions import Rejected, Submission, find_submissions
 
-__all__ = ["GradeRun", "grade_class", "course_labs", "STATE_FILE", "REPORT_DIR", "format_summary"]
+__all__ = ["GradeRun", "grade_class", "course_labs", "STATE_FILE", "REPORT_DIR", "QUIET_DASK", "format_summary"]
 
 STATE_FILE = ".tinymlkit-grading.json"
 """In the course folder: what was graded from which bytes, and how it went (makes re-runs incremental)."""
@@ -50,6 +50,8 @@ class GradeRun:
     """Wall time of the run."""
     workers: int = 0
     """Dask workers the run used."""
+    phases: dict[str, float] = field(default_factory=dict)
+    """Wall seconds of the run's phases: ``setup`` (cluster, template gradebook), ``grading``, ``reports``."""
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -110,6 +112,44 @@ def _template_gradebook(course: Path, labs: list[str], tmp: Path) -> tuple[bytes
     return (tmp / "gradebook.db").read_bytes(), releases
 
 
+_PER_STUDENT_TABLES = ("comment", "grade", "submitted_notebook", "submitted_assignment", "student")
+"""nbgrader's gradebook tables that hold students and their submissions (nbgrader.api), children first."""
+
+
+def _template_from_gradebook(db: Path, labs: list[str], tmp: Path) -> bytes | None:
+    """The instructor's gradebook emptied of students and submissions, when it already holds every lab.
+
+    This is the gradebook the sequential ``nbgrader autograde`` would grade against (its stored cells and
+    checksums, made when the instructor released the labs), without running ``generate_assignment`` again.
+    None when the gradebook is missing or lacks a lab (the caller then makes the template with nbgrader).
+    """
+    import sqlite3
+
+    if not db.is_file():
+        return None
+    out = tmp / "template-from-gradebook.db"
+    src = sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+    dst = sqlite3.connect(out)
+    try:
+        src.backup(dst)  # a consistent copy even if nbgrader writes to it meanwhile
+        names = {row[0] for row in dst.execute("SELECT name FROM assignment")}
+        notebooks = {row[0] for row in dst.execute(
+            "SELECT assignment.name FROM notebook JOIN assignment ON notebook.assignment_id = assignment.id "
+            "WHERE notebook.name = assignment.name")}
+        if not set(labs) <= names or not set(labs) <= notebooks:
+            return None
+        for table in _PER_STUDENT_TABLES:
+            dst.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed table names
+        dst.commit()
+        dst.execute("VACUUM")
+    except sqlite3.DatabaseError:
+        return None  # not a gradebook this code knows: nbgrader makes the template instead
+    finally:
+        src.close()
+        dst.close()
+    return out.read_bytes()
+
+
 def _ensure_assignments(course: Path, db: Path, labs: list[str], template: bytes, tmp: Path) -> None:
     """Put the labs' assignments into the instructor's gradebook if they are not there yet."""
     from nbgrader.api import Gradebook, MissingEntry
@@ -138,6 +178,22 @@ def _ensure_assignments(course: Path, db: Path, labs: list[str], template: bytes
                            + (proc.stdout + proc.stderr).strip()[-500:])
 
 
+QUIET_DASK = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "2s",
+    "distributed.scheduler.work-stealing": False,
+    "distributed.admin.tick.interval": "200ms",
+}
+"""Dask settings of the local grading cluster: its monitoring at a slower pace, no statistical profiler.
+
+Measured on the 2-core development machine (``benchmarks/bench_grading.py --dask-idle``): with Dask's defaults an
+idle 2-worker cluster used 8.4 s of CPU per 30 s (medians of 3) (the workers' 10 ms stack sampler for the dashboard, the 0.5 s
+system monitor, the nannies' 0.1 s memory checks, the scheduler's work stealing and 20 ms ticks), CPU the
+graded kernels need; with these, 1.6 s. Tasks are queued on the scheduler until a worker is free, so stealing
+has nothing to balance; the memory limit is still enforced, checked every 2 s."""
+
+
 def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
     try:
         from dask.distributed import Client, LocalCluster
@@ -154,9 +210,12 @@ def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
             raise KitError(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({e})") from None
     # One process per worker, one task at a time: each grades in-process with nbgrader imported once
     # (grade_task_in_worker), instead of starting an nbgrader process per submission.
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.WARNING)
-    return Client(cluster), cluster
+    import dask
+
+    with dask.config.set(QUIET_DASK):  # read by the scheduler, the nannies and the workers as they start
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.WARNING)
+        return Client(cluster), cluster
 
 
 def grade_class(course: str | Path, submissions: str | Path | None = None, labs: list[str] | None = None,
@@ -235,21 +294,37 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
 
         dask: tuple[Any, Any] | None = None
         try:
-            if pending and workers > 0:
-                # The cluster starts, its workers import nbgrader and before_grading runs (in a thread) while
-                # this process makes the template gradebook: none of them waits for the others.
-                dask = _client(workers, scheduler)
-                _warm_workers(dask[0])
-            if pending:  # nbgrader is started only when there is something to grade
+            if pending:  # nbgrader and Dask are started only when there is something to grade
+                # The cluster starts in a thread while this process imports nbgrader; then the workers import
+                # nbgrader and before_grading runs (in a thread) while this process makes the template gradebook.
+                client_box: dict[str, Any] = {}
+                cluster_done = _in_thread((lambda: client_box.update(dask=_client(workers, scheduler)))
+                                          if workers > 0 else None)
+                try:
+                    from .nbgrader_main import prepare
+
+                    prepare()  # nbgrader without its slow optional import, in this process too
+                finally:
+                    cluster_done()
+                    dask = client_box.get("dask")
+                if dask is not None:
+                    _warm_workers(dask[0])
                 hook_done = _in_thread(before_grading)
                 pending_labs = sorted({s.lab for s, _, _ in pending})
-                (tmp / "template").mkdir()
-                template, releases = _template_gradebook(course, pending_labs, tmp / "template")
-                _ensure_assignments(course, db, pending_labs, template, tmp)
-                for rel_lab in pending_labs:
-                    committed = course / "release" / rel_lab / f"{rel_lab}.ipynb"
-                    if committed.is_file():
-                        releases[rel_lab] = committed.read_bytes()  # what the students were really given
+                committed = {x: course / "release" / x / f"{x}.ipynb" for x in pending_labs}
+                template = None
+                if all(f.is_file() for f in committed.values()):
+                    # The labs were released from this course folder: grade against the gradebook they were
+                    # released with, as `nbgrader autograde` does, instead of running generate_assignment again.
+                    template = _template_from_gradebook(db, pending_labs, tmp)
+                releases: dict[str, bytes] = {}
+                if template is None:
+                    (tmp / "template").mkdir()
+                    template, releases = _template_gradebook(course, pending_labs, tmp / "template")
+                    _ensure_assignments(course, db, pending_labs, template, tmp)
+                for rel_lab, release_file in committed.items():
+                    if release_file.is_file():
+                        releases[rel_lab] = release_file.read_bytes()  # what the students were really given
                 lab_files = {x: _lab_files(course, x) for x in pending_labs}
                 for s, data, digest in pending:
                     task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab],
@@ -257,6 +332,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                                      timestamp=s.timestamp, nbgrader_args=tuple(nbgrader_args), run_id=run_id)
                     todo.append((s, task, digest))
                 hook_done()
+            run.phases["setup"] = time.perf_counter() - t0
+            t_grading = time.perf_counter()
             bar = _bar(len(todo), progress)
             try:
                 if dask is None:
@@ -268,14 +345,17 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                     run.workers = _run_on_dask(dask[0], todo, finish, bar, cached)
             finally:
                 bar.close()
+                run.phases["grading"] = time.perf_counter() - t_grading
         finally:
             if dask is not None:
                 dask[0].close()
                 if dask[1] is not None:
                     dask[1].close()
             shutil.rmtree(cache_folder(run_id), ignore_errors=True)  # this run's own cache (made by its tasks)
-    run.seconds = time.perf_counter() - t0
+    t_reports = time.perf_counter()
     write_reports(course, run)
+    run.phases["reports"] = time.perf_counter() - t_reports
+    run.seconds = time.perf_counter() - t0
     return run
 
 
