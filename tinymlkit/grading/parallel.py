@@ -187,11 +187,11 @@ QUIET_DASK = {
 }
 """Dask settings of the local grading cluster: its monitoring at a slower pace, no statistical profiler.
 
-Measured on the 2-core development machine (``benchmarks/bench_grading.py --dask-idle``): with Dask's defaults an
-idle 2-worker cluster used 8.4 s of CPU per 30 s (medians of 3) (the workers' 10 ms stack sampler for the dashboard, the 0.5 s
-system monitor, the nannies' 0.1 s memory checks, the scheduler's work stealing and 20 ms ticks), CPU the
-graded kernels need; with these, 1.6 s. Tasks are queued on the scheduler until a worker is free, so stealing
-has nothing to balance; the memory limit is still enforced, checked every 2 s."""
+Measured on the 2-core development machine (``benchmarks/bench_grading.py --dask-idle``, medians of 3): with
+Dask's defaults an idle 2-worker cluster used 8.4 s of CPU per 30 s (the workers' 10 ms stack sampler for the
+dashboard, the 0.5 s system monitor, the nannies' 0.1 s memory checks, the scheduler's work stealing and 20 ms
+ticks), CPU the graded kernels need; with these, 1.6 s. Tasks are queued on the scheduler until a worker is
+free, so stealing has nothing to balance; the memory limit is still enforced, checked every 2 s."""
 
 
 def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
