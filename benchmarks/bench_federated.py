@@ -25,20 +25,27 @@ def main() -> None:
     ap.add_argument("--local-epochs", type=int, default=2)
     ap.add_argument("--data", type=Path)
     ap.add_argument("--fast", action="store_true", help="the small synthetic voice set")
-    ap.add_argument("--variants", default="iid,label_skew,dropout,secagg,secagg_dropout")
+    ap.add_argument("--variants", default="iid,label_skew,dropout,secagg,secagg_dropout",
+                    help="more federations on the same clips (also fedavgm, fedadam: the server's update rule)")
+    ap.add_argument("--server", default="fedavg", help="the main run's server update: fedavg, fedavgm, fedadam")
+    ap.add_argument("--server-lr", type=float, default=1.0)
+    ap.add_argument("--lr", type=float, default=0.003, help="the clients' (and central) Adam learning rate")
+    ap.add_argument("--batch-size", type=int, default=32)
     args = ap.parse_args()
 
     from tinymlkit.federated.flower import FederatedConfig
     from tinymlkit.federated.run import format_summary, run_federated
 
-    cfg = FederatedConfig(num_clients=args.clients, rounds=args.rounds, local_epochs=args.local_epochs)
+    cfg = FederatedConfig(num_clients=args.clients, rounds=args.rounds, local_epochs=args.local_epochs,
+                          server_optimizer=args.server, server_learning_rate=args.server_lr, learning_rate=args.lr,
+                          batch_size=args.batch_size)
     variants = tuple(v for v in args.variants.split(",") if v)
     with tempfile.TemporaryDirectory() as tmp:
         m = run_federated(Path(tmp) / "run", data=args.data, cfg=cfg, fast=args.fast, variants=variants)
     print(format_summary(m))
     r = m["results"]
     write("federated", {
-        "data": m["data"], "clients": args.clients, "rounds": args.rounds, "local_epochs": args.local_epochs,
+        "data": m["data"], "train_clips": m["train_clips"], "test_clips": m["test_clips"], "clients": args.clients, "rounds": args.rounds, "local_epochs": args.local_epochs,
         "central_balanced_accuracy": r["central"]["balanced_accuracy"],
         "fedavg_balanced_accuracy": r["fedavg"]["balanced_accuracy"],
         "fedavg_minus_central": m["fedavg_minus_central"],
@@ -49,7 +56,8 @@ def main() -> None:
                       "messages_per_client_round": v.get("messages_per_client_round"),
                       "median_round_seconds": v.get("median_round_seconds"),
                       "wall_seconds": v.get("wall_seconds", v.get("seconds")),
-                      "participants_per_round": v.get("participants_per_round")} for k, v in r.items()},
+                      "participants_per_round": v.get("participants_per_round"),
+                      "failed_rounds": v.get("failed_rounds")} for k, v in r.items()},
         "int8": m["int8"],
         "metrics": m,
     })
