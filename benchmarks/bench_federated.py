@@ -1,11 +1,14 @@
 """Federated keyword spotting with Flower: FedAvg vs central on the same clips, non-IID, dropout, SecAgg+ cost.
 
     python benchmarks/bench_federated.py [--clients 8] [--rounds 10] [--local-epochs 2] [--data DIR] [--fast]
+        [--server fedavg|fedavgm|fedadam] [--server-lr 1.0] [--lr 0.003] [--batch-size 32] [--variants ...]
 
 Default data: the synthetic voices (clients are voices); --data a Speech Commands style folder of real
 speakers (e.g. ../shared/data/speech_commands_v0.02_test_dev). Target (issue 18): FedAvg within
 3 points of central training on the same clips; reports rounds, bytes sent per client per round and
-wall time, with and without SecAgg+ and with 20 % of clients dropping out.
+wall time, with and without SecAgg+ and with 20 % of clients dropping out. A round that reached no aggregate
+(e.g. SecAgg+ halted) is listed under failed_rounds and printed as a warning. Central training gets the same
+model, starting weights, clips and epochs (rounds x local epochs over the pooled clips).
 """
 from __future__ import annotations
 
