@@ -111,3 +111,44 @@ def test_fast_voices_are_the_keyword_tracks_fast_set(monkeypatch):
         with pytest.raises(RuntimeError, match="stop here"):
             make()
     assert asked == [True, True]
+
+
+def test_server_update_rules_are_flowers_strategies_and_a_halted_round_shows():
+    import importlib.util
+
+    from tinymlkit.federated.flower import FederatedConfig, _recording_strategy
+    from tinymlkit.federated.run import format_summary
+
+    if importlib.util.find_spec("flwr") is None:
+        pytest.skip("Flower is not installed")
+    from flwr.server.strategy import FedAdam, FedAvg, FedAvgM
+
+    seen: dict[int, tuple[int, int]] = {}
+    for name, cls in (("fedavg", FedAvg), ("fedavgm", FedAvgM), ("fedadam", FedAdam)):
+        assert issubclass(_recording_strategy(FederatedConfig(server_optimizer=name), seen), cls)
+    with pytest.raises(KitError, match="server_optimizer 'sgd'"):
+        _recording_strategy(FederatedConfig(server_optimizer="sgd"), seen)
+    # A round SecAgg+ halted (no aggregate) is named in the summary with Flower's reason, never left out.
+    run = {"balanced_accuracy": 0.5, "config": {"rounds": 5}, "failed_rounds": [1],
+           "server_errors": [{"round": 1, "level": "ERROR", "message": "Insufficient available nodes."}]}
+    text = format_summary({"data": "d", "test_clips": 9, "labels": ["a", "b"], "results": {"secagg": run},
+                           "int8": {"backend": "tflm", "balanced_accuracy": 0.5, "model_bytes": 1}})
+    assert "round(s) [1] of 5 reached no aggregate" in text and "Insufficient available nodes." in text
+
+
+def test_traffic_counts_secaggs_unmask_message_with_no_dropped_client():
+    # SecAgg+'s unmask message lists the dropped neighbours: an empty list when none dropped. Flower's own
+    # count_bytes fails on it, which made the client fail and SecAgg+ halt every round nobody dropped out of.
+    import importlib.util
+
+    if importlib.util.find_spec("flwr") is None:
+        pytest.skip("Flower is not installed")
+    from flwr.common import ArrayRecord, ConfigRecord
+
+    from tinymlkit.federated.flower import record_bytes
+
+    rec = ConfigRecord({"stage": "unmask", "active_node_id_list": [3, 4], "dead_node_id_list": []})
+    full = ConfigRecord({"stage": "unmask", "active_node_id_list": [3, 4]})
+    assert record_bytes(rec) == full.count_bytes() + len("dead_node_id_list")
+    arr = ArrayRecord([np.zeros((3, 2), np.float32)])
+    assert record_bytes(arr) == arr.count_bytes()

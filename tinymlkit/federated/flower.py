@@ -39,7 +39,8 @@ from ..errors import KitError
 from ..slow_imports import SLOW_OPTIONAL_IMPORTS
 
 __all__ = ["FederatedConfig", "flower_available", "client_drops", "make_client_app", "make_server_app",
-           "simulate", "SimulationResult", "read_traffic", "ray_import_guard", "ray_init_args"]
+           "simulate", "SimulationResult", "read_traffic", "ray_import_guard", "ray_init_args", "start_ray",
+           "record_bytes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,13 @@ class FederatedConfig:
     """SecAgg+: share of the round's clients each client splits its secret among (Flower's float form)."""
     reconstruction_threshold: float = 0.5
     """SecAgg+: share of those shares needed to rebuild a dropped client's mask."""
+    server_optimizer: str = "fedavg"
+    """How the server applies the averaged update: 'fedavg' (take it), 'fedavgm' (server momentum, Hsu et al.,
+    arXiv 1909.06335) or 'fedadam' (Reddi et al., arXiv 2003.00295); Flower's own strategies."""
+    server_learning_rate: float = 1.0
+    """Server step size ('fedavgm': on the averaged update; 'fedadam': Adam's eta)."""
+    server_momentum: float = 0.9
+    """'fedavgm' only: momentum of the server's update."""
     cpus: int = 2
     """CPUs Ray may use (one client runs per CPU)."""
     seed: int = 1234
@@ -149,9 +157,26 @@ def local_train(model: Any, weights: list[np.ndarray], x: np.ndarray, y: np.ndar
     return [np.asarray(w) for w in model.get_weights()], float(hist.history["loss"][-1])
 
 
+def record_bytes(rec: Any) -> int:
+    """Flower's own size of one record (``count_bytes``), also for a config record holding an empty list.
+
+    Flower 1.42's ``ConfigRecord.count_bytes`` fails (IndexError) on an empty list, and SecAgg+'s unmask message
+    carries one whenever no neighbour dropped out (its list of dropped clients): counting must not make that
+    client fail, which halted every such round's aggregation. An empty list counts its key only.
+    """
+    from flwr.common import ConfigRecord
+
+    if isinstance(rec, ConfigRecord):
+        empty = [k for k, v in rec.items() if isinstance(v, list) and not v]
+        if empty:
+            rest = ConfigRecord({k: v for k, v in rec.items() if k not in empty})
+            return int(rest.count_bytes()) + sum(len(k) for k in empty)
+    return int(rec.count_bytes())
+
+
 def _traffic_mod(folder: str) -> Any:
     def traffic_mod(msg: Any, ctx: Any, call_next: Any) -> Any:
-        bytes_in = sum(r.count_bytes() for r in msg.content.values()) if msg.has_content() else 0
+        bytes_in = sum(record_bytes(r) for r in msg.content.values()) if msg.has_content() else 0
         pid = ctx.node_config.get("partition-id", -1)
         stage = ""
         for rec in msg.content.values():  # SecAgg+ names its stage in a config record
@@ -169,7 +194,7 @@ def _traffic_mod(folder: str) -> Any:
         except Exception:  # the client app failed (a drawn dropout raises): nothing was sent back
             log(0, True)
             raise
-        log(sum(r.count_bytes() for r in reply.content.values()) if reply.has_content() else 0,
+        log(sum(record_bytes(r) for r in reply.content.values()) if reply.has_content() else 0,
             not reply.has_content())
         return reply
 
@@ -210,6 +235,35 @@ def make_client_app(partitions: str | os.PathLike[str], cfg: FederatedConfig, in
     return ClientApp(client_fn=client_fn, mods=mods)
 
 
+SERVER_OPTIMIZERS = ("fedavg", "fedavgm", "fedadam")
+"""The server-side update rules ``FederatedConfig.server_optimizer`` may name."""
+
+
+def _server_options(cfg: FederatedConfig) -> dict[str, Any]:
+    if cfg.server_optimizer == "fedavgm":
+        return {"server_learning_rate": cfg.server_learning_rate, "server_momentum": cfg.server_momentum}
+    if cfg.server_optimizer == "fedadam":  # Flower's defaults but eta; eta_l only names the clients' step
+        return {"eta": cfg.server_learning_rate, "eta_l": cfg.learning_rate}
+    return {}
+
+
+def _recording_strategy(cfg: FederatedConfig, aggregated: dict[int, tuple[int, int]]) -> Any:
+    """Flower's strategy class for ``cfg.server_optimizer``, noting which rounds reached an aggregate."""
+    from flwr.server.strategy import FedAdam, FedAvg, FedAvgM
+
+    if cfg.server_optimizer not in SERVER_OPTIMIZERS:
+        raise KitError(f"server_optimizer {cfg.server_optimizer!r}: choose one of {', '.join(SERVER_OPTIMIZERS)}")
+    base = {"fedavg": FedAvg, "fedavgm": FedAvgM, "fedadam": FedAdam}[cfg.server_optimizer]
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        def aggregate_fit(self, server_round: int, results: list, failures: list) -> Any:
+            if results:  # FedAvg leaves the model as it was when no update came
+                aggregated[server_round] = (len(results), len(failures))
+            return super().aggregate_fit(server_round, results, failures)
+
+    return Recording
+
+
 def make_server_app(cfg: FederatedConfig, init: list[np.ndarray], evaluate: Any, record: dict[str, Any]) -> Any:
     """The ServerApp: FedAvg over all clients each round, SecAgg+ when asked, central evaluation each round.
 
@@ -221,28 +275,36 @@ def make_server_app(cfg: FederatedConfig, init: list[np.ndarray], evaluate: Any,
     load_tensorflow()
     from flwr.common import ndarrays_to_parameters
     from flwr.server import LegacyContext, ServerApp, ServerConfig
-    from flwr.server.strategy import FedAvg
     from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
     record.setdefault("rounds", [])
+    record.setdefault("aggregated", {})
     t_start = [time.perf_counter()]
 
     def evaluate_fn(server_round: int, weights: list[np.ndarray], config: dict[str, Any]) -> tuple[float, dict]:
         now = time.perf_counter()
         scores = evaluate(weights)
-        record["rounds"].append({"round": server_round, "seconds": round(now - t_start[0], 3), **scores})
+        row = {"round": server_round, "seconds": round(now - t_start[0], 3), **scores}
+        if server_round > 0:  # Flower evaluates after every round, also one whose aggregation was halted
+            agg = record["aggregated"].get(server_round)
+            row["participants"] = agg[0] if agg else 0
+            row["failures"] = agg[1] if agg else None
+            if agg is None:
+                record.setdefault("failed_rounds", []).append(server_round)
+        record["rounds"].append(row)
+        record["current_round"] = server_round + 1
         record["weights"] = [np.array(w) for w in weights]
         t_start[0] = time.perf_counter()
         return float(scores.get("loss", 0.0)), {k: v for k, v in scores.items() if isinstance(v, (int, float))}
 
     def fit_metrics(results: list[tuple[int, dict]]) -> dict[str, Any]:
-        record.setdefault("participants", []).append(len(results))
         return {"participants": len(results)}
 
-    strategy = FedAvg(fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=2, min_evaluate_clients=0,
-                      min_available_clients=cfg.num_clients, initial_parameters=ndarrays_to_parameters(init),
-                      evaluate_fn=evaluate_fn, on_fit_config_fn=lambda r: {"server_round": r},
-                      fit_metrics_aggregation_fn=fit_metrics, accept_failures=True)
+    strategy = _recording_strategy(cfg, record["aggregated"])(
+        fraction_fit=1.0, fraction_evaluate=0.0, min_fit_clients=2, min_evaluate_clients=0,
+        min_available_clients=cfg.num_clients, initial_parameters=ndarrays_to_parameters(init),
+        evaluate_fn=evaluate_fn, on_fit_config_fn=lambda r: {"server_round": r},
+        fit_metrics_aggregation_fn=fit_metrics, accept_failures=True, **_server_options(cfg))
     app = ServerApp()
 
     @app.main()
@@ -267,7 +329,11 @@ class SimulationResult:
     weights: list[np.ndarray]
     """The final global model's weights."""
     participants: list[int]
-    """Clients whose update reached the aggregate, per round."""
+    """Clients whose update reached the aggregate, per round (0: the round reached no aggregate)."""
+    failed_rounds: list[int]
+    """Rounds that ended without an aggregate (the global model stayed as it was), e.g. SecAgg+ halted."""
+    server_errors: list[dict[str, Any]]
+    """What Flower's server logged as errors or warnings, with the round they came in."""
     traffic: list[dict[str, Any]]
     """Every client message: client, round, type, SecAgg+ stage, bytes in and out."""
     wall_seconds: float
@@ -331,6 +397,36 @@ def ray_init_args(cfg: FederatedConfig, verbose: bool = False) -> dict[str, Any]
             "object_store_memory": 80 * 1024 * 1024}  # a tiny model's weights: far less than Ray's 30 % of RAM
 
 
+RAY_START_ATTEMPTS = 3
+"""Times Ray is started before a federation gives up: Ray 2.55's raylet stops when its dashboard agent has not
+written its port file within a fixed 15 s (ray-project/ray issue 65983), which a loaded 2-core machine can miss."""
+
+
+def start_ray(cfg: FederatedConfig, verbose: bool = False, attempts: int = RAY_START_ATTEMPTS) -> None:
+    """Start the local Ray that Flower then uses (it starts none of its own when one runs), retrying a late start.
+
+    Call inside :func:`ray_import_guard`; passes this process's ``sys.path`` to Ray's workers as Flower would.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    pythonpath = os.pathsep.join(p for p in sys.path if p)
+    os.environ["PYTHONPATH"] = pythonpath
+    for attempt in range(1, attempts + 1):
+        try:
+            ray.init(runtime_env={"env_vars": {"PYTHONPATH": pythonpath}}, **ray_init_args(cfg, verbose))
+            return
+        except Exception as e:  # Ray raises a bare Exception when its node does not come up in time
+            with contextlib.suppress(Exception):
+                ray.shutdown()
+            if attempt == attempts or "timed out during startup" not in str(e):
+                raise KitError(f"Ray (Flower's simulation engine) did not start in {attempt} attempt(s): {e} "
+                               "(a busy machine: try again when it is less loaded)") from e
+            print(f"tinymlkit: Ray did not start in time (attempt {attempt} of {attempts}); trying again",
+                  file=sys.stderr, flush=True)
+
+
 def simulate(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_shape: tuple[int, int],
              num_labels: int, evaluate: Any, work_dir: str | os.PathLike[str], verbose: bool = False) -> SimulationResult:
     """Run the federation on Flower's simulation engine (Ray, ``cfg.cpus`` CPUs, one per client at a time)."""
@@ -354,15 +450,28 @@ def simulate(partitions: str | os.PathLike[str], cfg: FederatedConfig, input_sha
     level = flwr_logger.level
     if not verbose:
         flwr_logger.setLevel(logging.WARNING)
+    errors: list[dict[str, Any]] = []
+
+    class ServerErrors(logging.Handler):  # Flower says why a round halted only in its log: keep it
+        def emit(self, rec: logging.LogRecord) -> None:
+            msg = rec.getMessage()
+            if rec.levelno >= logging.WARNING and "deprecated" not in msg.lower():
+                errors.append({"round": record.get("current_round", 1), "level": rec.levelname, "message": msg})
+
+    handler = ServerErrors()
+    flwr_logger.addHandler(handler)
     t0 = time.perf_counter()
     try:
         with ray_import_guard():
+            start_ray(cfg, verbose)
             run_simulation(server_app=server, client_app=client, num_supernodes=cfg.num_clients,
                            backend_config=backend, verbose_logging=verbose)
     finally:
         flwr_logger.setLevel(level)
+        flwr_logger.removeHandler(handler)
     wall = time.perf_counter() - t0
     if "weights" not in record:
         raise KitError("the Flower simulation ended without a global model; run with verbose=True to see why")
-    return SimulationResult(record["rounds"], record["weights"], record.get("participants", []),
-                            read_traffic(tdir), round(wall, 2))
+    return SimulationResult(record["rounds"], record["weights"],
+                            [r["participants"] for r in record["rounds"] if r["round"] > 0],
+                            record.get("failed_rounds", []), errors, read_traffic(tdir), round(wall, 2))

@@ -121,6 +121,7 @@ def _sim_summary(sim: SimulationResult) -> dict[str, Any]:
     return {"balanced_accuracy": last["balanced_accuracy"], "accuracy": last["accuracy"],
             "per_round": [{k: v for k, v in r.items()} for r in sim.rounds],
             "participants_per_round": sim.participants,
+            "failed_rounds": sim.failed_rounds, "server_errors": sim.server_errors,
             "median_round_seconds": float(np.median(round_secs)) if round_secs else None,
             "wall_seconds": sim.wall_seconds, **traffic_summary(sim)}
 
@@ -133,7 +134,7 @@ def run_federated(out: str | os.PathLike[str], data: str | os.PathLike[str] | No
 
     ``variants`` adds more federations on the same data for comparison: 'iid', 'label_skew'
     (partitions), 'dropout' (20 % of clients drop out each round), 'secagg' (SecAgg+ on),
-    'secagg_dropout' (both). Returns what metrics.json holds.
+    'secagg_dropout' (both), 'fedavgm' / 'fedadam' (the server's update rule). Returns what metrics.json holds.
     """
     from ..convert import to_int8_tflite
     from ..models import build_kws_model
@@ -158,6 +159,9 @@ def run_federated(out: str | os.PathLike[str], data: str | os.PathLike[str] | No
         say(f"FedAvg '{name}': {c.num_clients} clients, {c.rounds} rounds"
             f"{', SecAgg+' if c.secagg else ''}{f', {c.dropout:.0%} dropout' if c.dropout else ''}")
         sim = simulate(folder, c, fd.x.shape[1:], len(labels), evaluate, out / "work")
+        if sim.failed_rounds:
+            say(f"WARNING '{name}': round(s) {sim.failed_rounds} reached no aggregate: "
+                + "; ".join(sorted({e['message'] for e in sim.server_errors})))
         summary = {"config": dataclasses.asdict(c), "label_histogram": label_histogram(clients, len(labels)),
                    "speakers_per_client": speakers_per_client(clients), **_sim_summary(sim)}
         xs = np.concatenate([k.x for k in clients])
@@ -172,7 +176,8 @@ def run_federated(out: str | os.PathLike[str], data: str | os.PathLike[str] | No
     central.pop("weights")
     results["central"] = central
     extra = {"iid": dict(partition="iid"), "label_skew": dict(partition="label_skew"), "dropout": dict(dropout=0.2),
-             "secagg": dict(secagg=True), "secagg_dropout": dict(secagg=True, dropout=0.2)}
+             "secagg": dict(secagg=True), "secagg_dropout": dict(secagg=True, dropout=0.2),
+             "fedavgm": dict(server_optimizer="fedavgm"), "fedadam": dict(server_optimizer="fedadam")}
     for v in variants:
         if v not in extra:
             raise KitError(f"unknown variant {v!r}; choose among {', '.join(extra)}")
@@ -220,6 +225,12 @@ def format_summary(m: dict[str, Any]) -> str:
         sec = v.get("median_round_seconds")
         lines.append(f"  {name:<16}{v['balanced_accuracy']:>13.3f}{(f'{sent:,} B' if sent else '-'):>20}"
                      f"{(f'{sec:.1f}' if sec else '-'):>9}")
+    for name, v in r.items():
+        if v.get("failed_rounds"):
+            why = "; ".join(sorted({e["message"] for e in v.get("server_errors", [])
+                                    if e["round"] in v["failed_rounds"]})) or "no reason logged"
+            lines.append(f"  WARNING {name}: round(s) {v['failed_rounds']} of {v['config']['rounds']} reached no "
+                         f"aggregate, the global model stayed as it was ({why})")
     lines.append(f"  FedAvg int8 on {m['int8']['backend']}: {m['int8']['balanced_accuracy']:.3f} "
                  f"({m['int8']['model_bytes']} bytes)")
     return "\n".join(lines)
