@@ -1,8 +1,15 @@
 """Energy of one inference on the Nano 33 BLE's nRF52840: the CPU's datasheet current x supply x time.
 
 The time is the kit's latency estimate (``tinymlkit.targets``: MACs x cycles per MAC / clock); the
-current is the nRF52840 Product Specification's typical figure for the CPU running CoreMark at 64 MHz
-from flash with the cache on, and the supply is the specification's common test condition (3.0 V).
+current is the typical figure of the nRF52840 Product Specification for the CPU running CoreMark at
+64 MHz from flash (table "CPU running" of the current consumption chapter), and the supply is the
+specification's common test condition (3 V on VDD, 25 degC).
+
+How far the two CPU figures are checked (see ``SOURCE_NOTE``): Nordic's online specification
+(docs.nordicsemi.com, bundle ps_nrf52840) was searched; its "Compounded" and "Radio transmitting/
+receiving" tables were read, the "CPU running" table itself could not be retrieved. The compounded
+figures bound the CPU's share from below (CPU + radio minus radio alone: 1.7 mA on DC/DC, 4.6 mA on the
+LDO), which 3.3 mA and 6.3 mA respect; the figures themselves still want a reading of that table.
 What this leaves out, plainly: the board's other parts (sensors, LEDs, the USB and power circuitry of
 the Arduino board), the radio, the microphone or camera, and the difference between CoreMark's
 instruction mix and TFLM's kernels. It is the CPU's share of one inference, good for comparing models
@@ -14,7 +21,7 @@ import dataclasses
 
 from .targets import Target, get_target
 
-__all__ = ["CpuPower", "NRF52840_DCDC", "NRF52840_LDO", "EnergyEstimate", "estimate", "energy_uj"]
+__all__ = ["CpuPower", "NRF52840_DCDC", "NRF52840_LDO", "SOURCE_NOTE", "EnergyEstimate", "estimate", "energy_uj"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,15 +43,23 @@ class CpuPower:
         return self.current_a * self.supply_v
 
 
-_PS = ("Nordic Semiconductor, nRF52840 Product Specification v1.7 (2021), section 'CPU running' of the "
-       "electrical specification (current consumption chapter): CPU running CoreMark at 64 MHz from flash, "
-       "clock HFXO, cache enabled, typical values at the common conditions VDD = 3 V, 25 degC. "
-       "Cross-check in the same document's compounded table: CPU running plus radio TX at 0 dBm on DC/DC "
-       "is 8.1 mA, the radio alone 4.8 mA")
+_PS = ("nRF52840 Product Specification (Nordic Semiconductor, docs.nordicsemi.com ps_nrf52840), table 'CPU "
+       "running' (Current consumption, Electrical specification): CoreMark @64 MHz from flash, HFXO, cache on, ")
+_CONDITIONS = ", typical at 3 V on VDD, 25 degC; NOT yet confirmed against that table (tinymlkit.energy.SOURCE_NOTE)"
 
-NRF52840_DCDC = CpuPower("nRF52840 CPU @64 MHz, DC/DC regulator", 3.3e-3, 3.0, _PS + "; I_CPU with DC/DC: 3.3 mA")
+SOURCE_NOTE = ("The 'CPU running' table was not retrieved when these figures were last checked: 3.3 mA (DC/DC) and "
+               "6.3 mA (LDO) are unconfirmed. Read in the same specification: table 'Compounded', IS0 = 8.1 mA "
+               "(CPU running CoreMark from flash + radio transmitting @ 0 dBm, 1 Mbps BLE, HFXO, DC/DC) and IS2 = "
+               "15.4 mA (the same on the LDO); table 'Radio transmitting/receiving', IRADIO_TX1 = 6.40 mA "
+               "(0 dBm, DC/DC) and IRADIO_TX3 = 10.80 mA (0 dBm, LDO). So the CPU's share is at least 1.7 mA "
+               "(DC/DC) and 4.6 mA (LDO); the clock both scenarios share makes the true figure higher.")
+"""How far the current figures are checked against the specification, and what was read there."""
+
+NRF52840_DCDC = CpuPower("nRF52840 CPU @64 MHz, DC/DC regulator", 3.3e-3, 3.0,
+                         _PS + "Regulator = DC/DC: 3.3 mA" + _CONDITIONS)
 """Lower figure: the chip's DC/DC converter on (a board must fit its inductor and enable it)."""
-NRF52840_LDO = CpuPower("nRF52840 CPU @64 MHz, LDO regulator", 6.3e-3, 3.0, _PS + "; I_CPU with LDO: 6.3 mA")
+NRF52840_LDO = CpuPower("nRF52840 CPU @64 MHz, LDO regulator", 6.3e-3, 3.0,
+                        _PS + "LDO regulator: 6.3 mA" + _CONDITIONS)
 """Upper figure: the internal LDO regulator (the chip's default after reset)."""
 
 

@@ -200,10 +200,19 @@ def export_early_exit(stage1: str | Path, stage2: str | Path, config: Any, sketc
     written.append(atomic_write_text(sketch / EARLY_EXIT_HEADER,
                                      render_early_exit_header(point, macs1, macs2, f"tinymlkit from {Path(stage1).name} "
                                                               f"and {Path(stage2).name}")))
-    summary = {"threshold_int8": point.threshold_int8, "threshold": point.threshold, "stage1": str(stage1),
-               "stage2": str(stage2), "macs": [int(macs1), int(macs2)], "validation": point.to_json()}
+    summary = {"threshold_int8": point.threshold_int8, "threshold": point.threshold,
+               "stage1": _shown(stage1, sketch), "stage2": _shown(stage2, sketch), "macs": [int(macs1), int(macs2)],
+               "validation": point.to_json()}
     written.append(atomic_write_text(sketch / "early_exit.json", json.dumps(summary, indent=2) + "\n"))
     return written
+
+
+def _shown(model: str | Path, sketch: Path) -> str:
+    """A model's path as the committed summary records it: relative to the sketch when it lies inside it."""
+    try:
+        return Path(model).resolve().relative_to(sketch.resolve()).as_posix()
+    except ValueError:
+        return str(model)
 
 
 def _hand_written(rel: Path) -> bool:

@@ -1,0 +1,21 @@
+// tinymlkit-generated sha256=f160197bb9f8cef76508bff96058d89b998844fd697febfd171b7e6766911c38 (by tinymlkit 0.1.0; regenerate, do not edit: `tinymlkit export` or `tinymlkit check-sketch --fix`)
+// Generated from stage1_int8.tflite and its config.json.
+#ifndef TINYMLKIT_MODEL_OPS_H_
+#define TINYMLKIT_MODEL_OPS_H_
+
+#include "tensorflow/lite/micro/micro_mutable_op_resolver.h"
+
+// Op versions in the model: CONV_2D v3, FULLY_CONNECTED v4, RESHAPE v1, SOFTMAX v2
+constexpr int kModelOpCount = 4;
+using ModelOpResolver = tflite::MicroMutableOpResolver<kModelOpCount>;
+
+// Registers exactly the ops the model uses (smaller code than AllOpsResolver).
+inline TfLiteStatus RegisterModelOps(ModelOpResolver& resolver) {
+  if (resolver.AddConv2D() != kTfLiteOk) return kTfLiteError;  // CONV_2D
+  if (resolver.AddFullyConnected() != kTfLiteOk) return kTfLiteError;  // FULLY_CONNECTED
+  if (resolver.AddReshape() != kTfLiteOk) return kTfLiteError;  // RESHAPE
+  if (resolver.AddSoftmax() != kTfLiteOk) return kTfLiteError;  // SOFTMAX
+  return kTfLiteOk;
+}
+
+#endif  // TINYMLKIT_MODEL_OPS_H_
