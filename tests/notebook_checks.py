@@ -44,5 +44,26 @@ def check_fast_federated_run(out: Path) -> None:
     assert (sketch / "model_settings.h").is_file() and generated_name_problems(sketch) == []
 
 
-AFTER_RUN = {"15_federated_learning.ipynb": ("15_federated_learning", check_fast_federated_run)}
+def check_deployment_can_run_again(out: Path) -> None:
+    """Notebook 05 breaks its sketch's model_settings.h on purpose to show check_sketch; it must leave the sketch
+    as an export finds it, or the learner's next run of the notebook stops at the export (a generated file edited
+    by hand is never replaced without --force)."""
+    import shutil
+    import tempfile
+
+    from tinymlkit.export.checks import check_sketch
+    from tinymlkit.export.write import export_model
+
+    sketch = out / "kws_sketch"
+    report = check_sketch(sketch)
+    assert report.ok, [f.format() for f in report.findings]
+    assert list(sketch.glob("model_settings.h.bak-*")), "the hand-edited file is kept as a backup"
+    with tempfile.TemporaryDirectory() as tmp:  # the same model and config, as the notebook's export cell gives them
+        model = shutil.copy(sketch / "model" / "model_int8.tflite", tmp)
+        config = shutil.copy(sketch / "model" / "config.json", tmp)
+        export_model(model, config, sketch)  # the export of the notebook's next run: raises if it is refused
+
+
+AFTER_RUN = {"15_federated_learning.ipynb": ("15_federated_learning", check_fast_federated_run),
+             "05_deployment.ipynb": ("05_deployment", check_deployment_can_run_again)}
 """Notebook file name -> (its run_dir name, the check of what its fast run wrote)."""
