@@ -366,6 +366,7 @@ CASES: list[Case] = [
     Case("grade-missing-course", ("grade", "missing_course"), "missing_course"),
     Case("grade-workers-negative", ("grade", "adir", "--workers", "-1"), "--workers"),
     Case("grade-cell-timeout-nan", ("grade", "adir", "--cell-timeout", "nan"), "--cell-timeout"),
+    Case("grade-kernel-threads-negative", ("grade", "adir", "--kernel-threads", "-2"), "--kernel-threads"),
 ]
 
 

@@ -255,8 +255,16 @@ def test_grade_command_end_to_end(tmp_path):
     # per-cell timeouts, more than the 50 s budget, so the budget ends the notebook.
     for gid in ("frame_signal", "hann_window", "power_spectrogram"):
         _cell(looping, gid)["source"] = "import time\nwhile True:\n    time.sleep(0.2)"
+    # Two graded kernels write the thread caps they were started with (--kernel-threads): the looping one, graded
+    # without Dask, and the librosa user, graded on the local cluster.
+    seen_threads = {sid: tmp_path / f"threads_{sid}.json" for sid in ("looping", "librosa")}
+    record_env = ("import json as _j, os as _o\nopen({path!r}, 'w').write(_j.dumps({{k: _o.environ.get(k) for k in "
+                  "('TF_NUM_INTRAOP_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS')}}))\n")
+    _cell(looping, "frame_signal")["source"] = (record_env.format(path=str(seen_threads["looping"]))
+                                                + _cell(looping, "frame_signal")["source"])
     librosa_user = copy.deepcopy(solved)
-    _cell(librosa_user, "mel_filters")["source"] = _cell(solved, "mel_filters")["source"].replace(
+    _cell(librosa_user, "mel_filters")["source"] = record_env.format(path=str(seen_threads["librosa"])) + _cell(
+        solved, "mel_filters")["source"].replace(
         "def hz_to_mel(f):\n", "def hz_to_mel(f):\n    import librosa\n    return librosa.hz_to_mel(f, htk=True)\n", 1)
     colab = tmp_path / "from_colab"
     colab.mkdir()
@@ -267,12 +275,16 @@ def test_grade_command_end_to_end(tmp_path):
     loops.mkdir()
     (loops / "looping.ipynb").write_text(json.dumps(looping))
 
-    args = [str(course), "--submissions", str(colab), "--lab", LAB, "--workers", "2", "--quiet"]
+    args = [str(course), "--submissions", str(colab), "--lab", LAB, "--workers", "2", "--quiet", "--kernel-threads", "2"]
     status = main(["grade", *args])
     assert status == 1, "the unreadable notebook is a failed submission, reported, and the rest graded"
     # The looping one on its own: 20 s per cell, 50 s per notebook (the course config says 120 and 300).
     assert main(["grade", str(course), "--submissions", str(loops), "--lab", LAB, "--workers", "0", "--quiet",
-                 "--cell-timeout", "20", "--budget", "50"]) == 0
+                 "--cell-timeout", "20", "--budget", "50", "--kernel-threads", "3"]) == 0
+    assert json.loads(seen_threads["librosa"].read_text()) == dict.fromkeys(
+        ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "2")
+    assert json.loads(seen_threads["looping"].read_text()) == dict.fromkeys(
+        ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "3")
     with open(course / "reports" / "grading_summary.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"looping"}, "the summary is the last run's"
@@ -337,6 +349,23 @@ def test_grade_command_end_to_end(tmp_path):
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         assert gb.find_submission(LAB, "solved").score == 12 - 2 - 1  # log_mel's test and the rule's test
         assert len(gb.find_assignment(LAB).submissions) == 5
+
+
+def test_kernel_threads_share_out_the_cores_between_local_workers(monkeypatch):
+    """Each graded kernel of a local cluster gets its workers' share of the cores; one worker or a remote cluster
+    (whose machines this process cannot see) keeps the libraries' defaults (0)."""
+    from tinymlkit.grading.autograde import KERNEL_THREAD_VARIABLES, kernel_thread_env
+    from tinymlkit.grading.parallel import default_kernel_threads
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(16)))
+    assert default_kernel_threads(2, None) == 8
+    assert default_kernel_threads(6, None) == 2
+    assert default_kernel_threads(32, None) == 1, "never 0 threads: at least one each"
+    assert default_kernel_threads(1, None) == 0 and default_kernel_threads(0, None) == 0
+    assert default_kernel_threads(4, "tcp://10.0.0.5:8786") == 0
+    assert kernel_thread_env(0) == {}
+    assert kernel_thread_env(3) == dict.fromkeys(KERNEL_THREAD_VARIABLES, "3")
+    assert {"TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"} <= set(KERNEL_THREAD_VARIABLES)
 
 
 def test_only_labs_that_fill_a_cache_start_with_one_submission_alone():

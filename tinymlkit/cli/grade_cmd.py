@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
     p.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                    help="use a running dask-scheduler (workers started with `dask worker tcp://HOST:PORT` on each "
                         "machine, the kit installed there) instead of a local cluster")
+    p.add_argument("--kernel-threads", type=int_in(0, 1024), metavar="N",
+                   help="threads each graded kernel's TensorFlow/BLAS may use (default: this machine's cores divided "
+                        "by --workers on a local cluster, the libraries' own default with --scheduler; 0: their default)")
     p.add_argument("--cell-timeout", type=seconds, metavar="S", help="seconds per cell (default: the course config)")
     p.add_argument("--budget", type=seconds, metavar="S",
                    help="seconds per notebook (default: the course config's BudgetedExecute.notebook_budget)")
@@ -61,6 +64,6 @@ def _grade(args: argparse.Namespace) -> int:
         from ..audio.jit_cache import warm_up as warm
     run = grade_class(args.course, submissions=args.submissions, lab=args.lab, workers=args.workers,
                       scheduler=args.scheduler, force=args.force, nbgrader_args=tuple(extra), progress=not args.quiet,
-                      before_grading=warm)
+                      before_grading=warm, kernel_threads=args.kernel_threads)
     print(format_summary(run))
     return 1 if run.failed else 0

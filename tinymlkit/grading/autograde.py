@@ -30,7 +30,8 @@ from ..tf_quiet import capture_stderr_fd
 from .env import nbgrader_env, run_nbgrader
 from .tamper import tamper_report
 
-__all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder"]
+__all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder",
+           "kernel_thread_env", "KERNEL_THREAD_VARIABLES"]
 
 GRADE_TIMEOUT_S = 3600.0
 """An ``nbgrader autograde`` child is stopped after this long whatever the notebook budget says (a hung kernel).
@@ -63,6 +64,20 @@ class GradeTask:
     """Extra ``nbgrader autograde`` options (e.g. ``--Execute.timeout=30``)."""
     run_id: str = ""
     """The grading run's id: its notebooks share one reference-value cache per machine (empty: no cache)."""
+    kernel_threads: int = 0
+    """Threads the graded kernel's numerical libraries may use (TensorFlow's op pools, OpenMP, OpenBLAS, numba);
+    0 leaves their defaults, which take every core of the machine."""
+
+
+KERNEL_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                           "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+"""The environment variables that cap a kernel's threads: TensorFlow and the BLAS/OpenMP/numba libraries read
+them when they start, so they are set in the kernel's environment, before its first import."""
+
+
+def kernel_thread_env(threads: int) -> dict[str, str]:
+    """The environment that caps a graded kernel's libraries at ``threads`` threads ({} for 0: their defaults)."""
+    return {name: str(threads) for name in KERNEL_THREAD_VARIABLES} if threads > 0 else {}
 
 
 def cache_folder(run_id: str) -> Path:
@@ -228,6 +243,7 @@ def grade_task(task: GradeTask, in_process: bool = False) -> dict[str, Any]:
         if task.timestamp:
             (sub_dir / "timestamp.txt").write_text(task.timestamp)
         env = nbgrader_env()
+        env.update(kernel_thread_env(task.kernel_threads))
         if task.run_id:
             from .labs import CACHE_ENV
 

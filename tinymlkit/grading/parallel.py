@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import shutil
 import tempfile
 import threading
@@ -28,7 +29,8 @@ from .labs import CACHING_HELPERS
 from .merge import has_submission, merge_result
 from .submissions import Rejected, Submission, find_submissions
 
-__all__ = ["GradeRun", "grade_class", "course_labs", "STATE_FILE", "REPORT_DIR", "QUIET_DASK", "format_summary"]
+__all__ = ["GradeRun", "grade_class", "course_labs", "STATE_FILE", "REPORT_DIR", "QUIET_DASK", "format_summary",
+           "default_kernel_threads"]
 
 STATE_FILE = ".tinymlkit-grading.json"
 """In the course folder: what was graded from which bytes, and how it went (makes re-runs incremental)."""
@@ -218,17 +220,35 @@ def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
         return Client(cluster), cluster
 
 
+def default_kernel_threads(workers: int, scheduler: str | None) -> int:
+    """Threads per graded kernel when none is asked for: this machine's cores shared out between its workers.
+
+    Left alone, TensorFlow, OpenBLAS and OpenMP each start a pool as large as the machine in every kernel, so
+    two workers on two cores run four or more busy threads that take turns. One worker, or a cluster on other
+    machines (whose cores this process cannot see), keeps the libraries' defaults (0).
+    """
+    if scheduler or workers <= 1:
+        return 0
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
 def grade_class(course: str | Path, submissions: str | Path | None = None, labs: list[str] | None = None,
                 lab: str | None = None, workers: int = 2, scheduler: str | None = None, force: bool = False,
                 nbgrader_args: tuple[str, ...] = (), progress: bool = True,
                 on_result: Callable[[dict[str, Any]], None] | None = None,
-                before_grading: Callable[[], Any] | None = None) -> GradeRun:
+                before_grading: Callable[[], Any] | None = None, kernel_threads: int | None = None) -> GradeRun:
     """Autograde every submission of a course in parallel and merge the results into its gradebook.
 
     ``submissions``: nbgrader's ``submitted/`` (default), an exchange inbound folder, or a folder of
     ``<student_id>.ipynb`` for ``lab``. ``workers`` 0 grades one after the other in this process (no Dask).
     ``force`` grades again what is unchanged. ``before_grading`` runs once before the first submission is
     graded, and not at all when there is nothing to grade (the command line warms librosa's compile cache).
+    ``kernel_threads`` caps the threads of each graded kernel's numerical libraries; None: this machine's cores
+    shared out between the local workers (see :func:`default_kernel_threads`), 0: the libraries' defaults.
     """
     t0 = time.perf_counter()
     course = Path(course).resolve()
@@ -245,6 +265,10 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
         raise KitError(f"unknown lab {', '.join(unknown)}: {course} has {', '.join(all_labs)}")
     if workers < 0 or workers > 512:
         raise KitError(f"--workers {workers}: give 0 (no Dask) to 512")
+    if kernel_threads is None:
+        kernel_threads = default_kernel_threads(workers, scheduler)
+    if kernel_threads < 0 or kernel_threads > 1024:
+        raise KitError(f"--kernel-threads {kernel_threads}: give 0 (the libraries' defaults) to 1024")
     subs, rejected = find_submissions(submissions or course / "submitted", wanted, lab)
     run = GradeRun(rejected=list(rejected))
     db = course / "gradebook.db"
@@ -329,7 +353,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                 for s, data, digest in pending:
                     task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab],
                                      config=config, gradebook=template, source_files=lab_files[s.lab],
-                                     timestamp=s.timestamp, nbgrader_args=tuple(nbgrader_args), run_id=run_id)
+                                     timestamp=s.timestamp, nbgrader_args=tuple(nbgrader_args), run_id=run_id,
+                                     kernel_threads=kernel_threads)
                     todo.append((s, task, digest))
                 hook_done()
             run.phases["setup"] = time.perf_counter() - t0
