@@ -6,11 +6,19 @@ starting model; the person detector's MobileNetV1 0.25 (real weights of person_d
 VWW cost curves. Every accuracy is the int8 model on the TFLM interpreter on the test speakers; every
 cost is measured on the int8 file (flash, TFLM arena, MACs) with the kit's latency and energy estimate.
 
-    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8]
+    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8] [--mac-fractions ..] [--arena-fractions ..]
+                                                    [--methods channels depth width]
     python benchmarks/bench_compress.py early-exit  [--export-sketch]
-    python benchmarks/bench_compress.py lowbit
+    python benchmarks/bench_compress.py lowbit      # adds the tfmot PTQ-vs-QAT rows when tfmot imports
     python benchmarks/bench_compress.py prune-vww
     python benchmarks/bench_compress.py qat-tfmot   # needs tf_keras + tensorflow-model-optimization
+
+Full QAT (weights and activations) needs Keras 2: tensorflow-model-optimization 0.8.1 wraps tf_keras models
+only. Its metadata pins absl-py~=1.2 (TensorFlow 2.21's environment has absl-py 2.x), so it is kept out of
+the kit's environment; install it beside it and point TINYMLKIT_TFMOT_PATH there:
+
+    pip install --no-deps --target /some/dir tf_keras==2.21.0 tensorflow-model-optimization==0.8.1 \
+        dm-tree==0.1.10 mock==5.2.0
 
 The trained starting model is cached in benchmarks/results/cache/ so the sections share it.
 Keep one running at a time: the machine is shared.
@@ -254,7 +262,7 @@ def lowbit(args: argparse.Namespace) -> None:
 
 def prune_vww(args: argparse.Namespace) -> None:
     """Cost curves of the person detector at each MAC budget; accuracy only as a smoke figure (see the note)."""
-    from tinymlkit.compress.budget import Budget, BudgetError
+    from tinymlkit.compress.budget import Budget
     from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
     from tinymlkit.convert import to_int8_tflite
     from tinymlkit.models import mobilenet_v1
@@ -296,7 +304,7 @@ def prune_vww(args: argparse.Namespace) -> None:
         try:
             k, m, cost, _ = largest_fitting(lambda n: drop_blocks(base, n)[0], list(range(12, 0, -1)), budget, rep)
             rows.append({"method": "depth", "fraction": f, "blocks": k, **cost.to_json(), **smoke(m)})
-        except BudgetError as e:
+        except Exception as e:  # noqa: BLE001 - reported, not hidden
             rows.append({"method": "depth", "fraction": f, "fits": False, "note": str(e)})
         a, _, cost, _ = largest_fitting(lambda al: mobilenet_v1((96, 96, 1), 2, alpha=al),
                                         [0.24, 0.22, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1], budget, rep)
@@ -332,7 +340,7 @@ def _import_tfmot() -> tuple[Any, Any] | str:
 def _tf_keras_twin(base: Any, tf_keras: Any) -> Any:
     """The kit's Keras 3 DS-CNN built again in tf_keras (Keras 2), layer for layer, with the same weights."""
     L = tf_keras.layers
-    shape = tuple(base.input_shape[1:])
+    shape = tuple(int(d) for d in base.inputs[0].shape[1:])
     filters = int(base.get_layer("pw0").filters)
     blocks = sum(1 for layer in base.layers if layer.name.startswith("pw"))
     rate = float(next(layer for layer in base.layers if type(layer).__name__ == "Dropout").rate)
@@ -344,7 +352,7 @@ def _tf_keras_twin(base: Any, tf_keras: Any) -> Any:
         x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)))
         x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.Conv2D(filters, (1, 1), use_bias=False, name=f"pw{i}")(x)))
     x = L.GlobalAveragePooling2D()(L.Dropout(rate)(x))
-    twin = tf_keras.Model(inp, L.Dense(int(base.output_shape[-1]), activation="softmax", name="labels")(x))
+    twin = tf_keras.Model(inp, L.Dense(int(base.outputs[0].shape[-1]), activation="softmax", name="labels")(x))
     src = base.get_weights()
     if [w.shape for w in src] != [tuple(w.shape) for w in twin.get_weights()]:
         raise SystemExit("the tf_keras twin's weights do not line up with the kit's DS-CNN")
@@ -377,6 +385,8 @@ def _tfmot_rows(base: Any, work: Any, args: argparse.Namespace) -> dict[str, Any
     twin = _tf_keras_twin(base, tf_keras)
     probe = work.x_val[:64]
     gap = float(np.max(np.abs(twin.predict(probe, verbose=0) - base.predict(probe, verbose=0))))
+    if gap > 1e-3:
+        return {"works": False, "error": f"the tf_keras twin does not compute the same function (max gap {gap:.4f})"}
     rep = work.x_train[np.random.default_rng(0).choice(len(work.x_train), min(300, len(work.x_train)), replace=False)]
     rows = [_row("int8 PTQ (tf_keras twin, TF converter)", _tfmot_convert(twin, rep), work, {"method": "ptq_tf_keras"})]
     t = time.perf_counter()
