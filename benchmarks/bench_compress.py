@@ -6,11 +6,19 @@ starting model; the person detector's MobileNetV1 0.25 (real weights of person_d
 VWW cost curves. Every accuracy is the int8 model on the TFLM interpreter on the test speakers; every
 cost is measured on the int8 file (flash, TFLM arena, MACs) with the kit's latency and energy estimate.
 
-    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8]
+    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8] [--mac-fractions ..] [--arena-fractions ..]
+                                                    [--methods channels depth width]
     python benchmarks/bench_compress.py early-exit  [--export-sketch]
-    python benchmarks/bench_compress.py lowbit
+    python benchmarks/bench_compress.py lowbit      # adds the tfmot PTQ-vs-QAT rows when tfmot imports
     python benchmarks/bench_compress.py prune-vww
     python benchmarks/bench_compress.py qat-tfmot   # needs tf_keras + tensorflow-model-optimization
+
+Full QAT (weights and activations) needs Keras 2: tensorflow-model-optimization 0.8.1 wraps tf_keras models
+only. Its metadata pins absl-py~=1.2 (TensorFlow 2.21's environment has absl-py 2.x), so it is kept out of
+the kit's environment; install it beside it and point TINYMLKIT_TFMOT_PATH there:
+
+    pip install --no-deps --target /some/dir tf_keras==2.21.0 tensorflow-model-optimization==0.8.1 \
+        dm-tree==0.1.10 mock==5.2.0
 
 The trained starting model is cached in benchmarks/results/cache/ so the sections share it.
 Keep one running at a time: the machine is shared.
@@ -36,6 +44,7 @@ import numpy as np  # noqa: E402
 KWS_DATA = SHARED_DATA / "speech_commands_v0.02_test_dev"
 CACHE = RESULTS / "cache"
 TASK = {"unknown_percentage": 100.0, "silence_percentage": 50.0}
+VWW_LABELS = ("non_person", "person")
 
 
 def _work(args: argparse.Namespace) -> Any:
@@ -90,8 +99,8 @@ def _finetune(model: Any, work: Any, args: argparse.Namespace) -> bytes:
 
 
 def prune_kws(args: argparse.Namespace) -> None:
-    from tinymlkit.compress.budget import Budget
-    from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
+    from tinymlkit.compress.budget import Budget, BudgetError
+    from tinymlkit.compress.prune import drop_blocks, largest_fitting, prune_to_budget
     from tinymlkit.compress.workbench import train_kws_model
     from tinymlkit.convert import to_int8_tflite
     from tinymlkit.models import ds_cnn
@@ -103,35 +112,39 @@ def prune_kws(args: argparse.Namespace) -> None:
     rows: list[dict[str, Any]] = []
     budgets = [("macs", f) for f in args.mac_fractions] + [("arena", f) for f in args.arena_fractions]
     for what, f in budgets:
-        budget = Budget(macs=int(base_row["macs"] * f)) if what == "macs" else \
-            Budget(arena_bytes=int(base_row["arena_bytes"] * f))
+        limit = int(base_row["macs" if what == "macs" else "arena_bytes"] * f)
+        budget = Budget(macs=limit) if what == "macs" else Budget(arena_bytes=limit)
         tag = f"{what} x{f:g}"
-        t = time.perf_counter()
-        r = prune_to_budget(base, budget, work.x_train, iterations=6)
-        rows.append(_row(f"channels  {tag} (keep {r.keep_ratio:.2f})", _finetune(r.model, work, args), work,
-                         {"method": "channels", "budget": what, "fraction": f, "keep_ratio": round(r.keep_ratio, 4),
-                          "search_steps": len(r.steps), "seconds": round(time.perf_counter() - t, 1)}))
-        if what == "macs":
-            blocks = None
-            for k in (3, 2, 1):
-                m, _ = drop_blocks(base, k)
-                _, cost = int8_cost(m, work.x_train)
-                if budget.fits(cost):
-                    blocks = (k, m)
-                    break
-            if blocks is not None:
-                rows.append(_row(f"depth     {tag} ({blocks[0]} blocks)", _finetune(blocks[1], work, args), work,
-                                 {"method": "depth", "budget": what, "fraction": f, "blocks": blocks[0]}))
+        common = {"budget": what, "fraction": f, "budget_value": limit}
+        if "channels" in args.methods:
+            t = time.perf_counter()
+            r = prune_to_budget(base, budget, work.x_train, iterations=6)
+            rows.append(_row(f"channels  {tag} (keep {r.keep_ratio:.2f})", _finetune(r.model, work, args), work,
+                             {"method": "channels", **common, "keep_ratio": round(r.keep_ratio, 4),
+                              "search_steps": len(r.steps), "seconds": round(time.perf_counter() - t, 1)}))
+        if "depth" in args.methods:
+            try:
+                k, m, _, _ = largest_fitting(lambda n: drop_blocks(base, n)[0], [3, 2, 1], budget, work.x_train)
+            except BudgetError:
+                rows.append({"name": f"depth     {tag}", "method": "depth", **common, "fits": False,
+                             "note": "even one block exceeds the budget (the first convolution and its output dominate)"})
+                print(f"  depth     {tag}: even one block exceeds the budget", flush=True)
             else:
-                rows.append({"name": f"depth {tag}", "method": "depth", "budget": what, "fraction": f,
-                             "fits": False, "note": "even one block exceeds the budget (the first conv dominates)"})
-        filters, m, _, _ = largest_fitting(
-            lambda n: ds_cnn(work.config.audio.feature_shape, len(work.labels), filters=n),
-            list(range(60, 7, -4)), budget, work.x_train)
-        train_kws_model(m, work, epochs=args.epochs, patience=args.patience, seed=args.seed)
-        rows.append(_row(f"width     {tag} ({filters} filters)", to_int8_tflite(m, work.x_train), work,
-                         {"method": "width", "budget": what, "fraction": f, "filters": filters,
-                          "note": "trained from scratch with the base's epochs"}))
+                rows.append(_row(f"depth     {tag} ({k} blocks)", _finetune(m, work, args), work,
+                                 {"method": "depth", **common, "blocks": k}))
+        if "width" in args.methods:
+            filters, m, _, _ = largest_fitting(
+                lambda n: ds_cnn(work.config.audio.feature_shape, len(work.labels), filters=n),
+                list(range(60, 7, -4)), budget, work.x_train)
+            train_kws_model(m, work, epochs=args.epochs, patience=args.patience, seed=args.seed)
+            rows.append(_row(f"width     {tag} ({filters} filters)", to_int8_tflite(m, work.x_train), work,
+                             {"method": "width", **common, "filters": filters,
+                              "note": "trained from scratch with the base's epochs"}))
+    curves: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for r in rows:
+        point = {k: r.get(k) for k in ("fraction", "budget_value", "macs", "arena_bytes", "model_bytes", "accuracy",
+                                       "balanced_accuracy", "keep_ratio", "blocks", "filters", "fits") if k in r}
+        curves.setdefault(r["budget"], {}).setdefault(r["method"], []).append(point)
     best = [r for r in rows if r.get("method") == "channels"
             and base_row["accuracy"] - r["accuracy"] <= 0.01
             and (r["macs"] * 2 <= base_row["macs"] or (r["arena_bytes"] or 1e12) * 2 <= base_row["arena_bytes"])]
@@ -139,7 +152,7 @@ def prune_kws(args: argparse.Namespace) -> None:
         "data": str(KWS_DATA), "task": {"words": ["yes", "no"], **TASK}, "labels": list(work.labels),
         "test_clips": int(len(work.y_test)), "train_examples": int(len(work.y_train)),
         "settings": {"epochs": args.epochs, "finetune_epochs": args.finetune, "copies": args.copies, "seed": args.seed},
-        "base": base_row, "rows": rows,
+        "base": base_row, "rows": rows, "curves": curves,
         "target_met": bool(best), "target": ">= 2x fewer MACs or 2x smaller arena for <= 1 point of accuracy",
         "target_rows": [r["name"] for r in best],
     })
@@ -235,17 +248,28 @@ def lowbit(args: argparse.Namespace) -> None:
             d = to_int8_tflite(p, work.x_train)
             rows.append(_row(f"{bits}-bit weights, post-training only", d, work,
                              {"bits": bits, "packed_model_bytes": pack_report(d, bits).packed_model_bytes}))
+    try:
+        qat = _tfmot_rows(base, work, args)
+    except Exception as e:  # noqa: BLE001 - the low-bit table must not be lost to the optional tfmot part
+        qat = {"works": False, "error": f"{type(e).__name__}: {e}"}
+    rows += qat.pop("rows", [])
     write("compress_lowbit_kws", {"data": str(KWS_DATA), "labels": list(work.labels), "rows": rows,
+                                  "test_clips": int(len(work.y_test)), "tfmot": qat,
                                   "tflm_on_the_nano": TFLM_SUPPORT,
                                   "qat_note": ("weight-only quantization-aware training with a straight-through estimator "
                                                "in Keras 3; activations are quantized by the converter afterwards")})
 
 
 def prune_vww(args: argparse.Namespace) -> None:
+    """Cost curves of the person detector at each MAC budget; accuracy only as a smoke figure (see the note)."""
     from tinymlkit.compress.budget import Budget
     from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
+    from tinymlkit.convert import to_int8_tflite
     from tinymlkit.models import mobilenet_v1
     from tinymlkit.models.person_detect_base import person_detect_model
+    from tinymlkit.pipelines.vww import load_real_photos, score_pixels
+    from tinymlkit.runtime import ModelRunner
+    from tinymlkit.vision.int8_input import normalize
 
     ref = SHARED_DATA / "tflite_micro_reference" / "person_detection" / "person_detect.tflite"
     if not ref.is_file():
@@ -255,83 +279,154 @@ def prune_vww(args: argparse.Namespace) -> None:
     _, full = int8_cost(base, rep)
     print(f"VWW MobileNetV1 0.25 (person_detect weights): MACs {full.macs / 1e6:.2f} M, arena {full.arena_bytes:,} B, "
           f"model {full.model_bytes:,} B")
+    photos_dir = SHARED_DATA / "people_smoke"
+    photos = load_real_photos(photos_dir, labels=VWW_LABELS) if photos_dir.is_dir() else None
+
+    def smoke(model: Any) -> dict[str, Any]:
+        """int8 accuracy on TFLM on the real photos, calibrated on them (no labels used), no fine-tuning."""
+        if photos is None:
+            return {}
+        ends = np.stack([np.zeros_like(photos.x[0]), np.full_like(photos.x[0], 255)])
+        data = to_int8_tflite(model, normalize(np.concatenate([ends, photos.x])), max_samples=len(photos.x) + 2)
+        m = score_pixels(ModelRunner(data, backend="tflm"), photos.x, photos.y, VWW_LABELS)
+        return {"photo_accuracy": round(m["accuracy"], 4), "photo_balanced_accuracy": round(m["balanced_accuracy"], 4)}
+
+    full_smoke = smoke(base)
+    if full_smoke:
+        print(f"  full model on {len(photos.y)} real photos: acc {full_smoke['photo_accuracy']:.3f} "
+              f"bal {full_smoke['photo_balanced_accuracy']:.3f}")
     rows = []
     for f in args.mac_fractions:
         budget = Budget(macs=int(full.macs * f))
         r = prune_to_budget(base, budget, rep, iterations=5)
-        rows.append({"method": "channels", "fraction": f, "keep_ratio": round(r.keep_ratio, 4), **r.cost.to_json()})
+        rows.append({"method": "channels", "fraction": f, "keep_ratio": round(r.keep_ratio, 4), **r.cost.to_json(),
+                     **smoke(r.model)})
         try:
-            k, _, cost, _ = largest_fitting(lambda n: drop_blocks(base, n)[0], list(range(12, 0, -1)), budget, rep)
-            rows.append({"method": "depth", "fraction": f, "blocks": k, **cost.to_json()})
+            k, m, cost, _ = largest_fitting(lambda n: drop_blocks(base, n)[0], list(range(12, 0, -1)), budget, rep)
+            rows.append({"method": "depth", "fraction": f, "blocks": k, **cost.to_json(), **smoke(m)})
         except Exception as e:  # noqa: BLE001 - reported, not hidden
             rows.append({"method": "depth", "fraction": f, "fits": False, "note": str(e)})
         a, _, cost, _ = largest_fitting(lambda al: mobilenet_v1((96, 96, 1), 2, alpha=al),
                                         [0.24, 0.22, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1], budget, rep)
-        rows.append({"method": "width", "fraction": f, "alpha": a, **cost.to_json()})
+        rows.append({"method": "width", "fraction": f, "alpha": a, **cost.to_json(),
+                     "note": "untrained: no weights exist for this width, so no accuracy"})
         for r_ in rows[-3:]:
-            print(f"  x{f:g} {r_['method']:<9} {r_}")
-    write("compress_prune_vww", {"model": str(ref), "full": full.to_json(), "rows": rows,
-                                 "note": ("costs only: ../shared has 53 real photos, too few to score a pruned "
-                                          "detector; accuracy at these budgets needs the VWW data set")})
+            print(f"  x{f:g} {r_['method']:<9} {r_}", flush=True)
+    write("compress_prune_vww", {
+        "model": str(ref), "full": {**full.to_json(), **full_smoke}, "rows": rows,
+        "photos": {"folder": str(photos_dir), "n": int(len(photos.y)), "person": int(np.sum(photos.y == 1)),
+                   "non_person": int(np.sum(photos.y == 0))} if photos is not None else None,
+        "target_met": None,
+        "note": ("costs are measured (int8 on TFLM); accuracy is NOT measurable here: ../shared has only the real "
+                 "photos of people_smoke (one photo is about 2 points), and no VWW training data to fine-tune a "
+                 "pruned detector. photo_accuracy is a smoke figure of each pruned model WITHOUT fine-tuning, "
+                 "int8 calibrated on the same photos (no labels used), so the <= 1 point target is not judged")})
+
+
+def _import_tfmot() -> tuple[Any, Any] | str:
+    """(tf_keras, tfmot), or why they do not import. ``TINYMLKIT_TFMOT_PATH`` is put on the path first."""
+    extra = os.environ.get("TINYMLKIT_TFMOT_PATH")
+    if extra and extra not in sys.path:
+        sys.path.insert(0, extra)
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "0")  # `import keras` must stay Keras 3
+    try:
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    except Exception as e:  # noqa: BLE001 - the finding is that it does not import
+        return f"{type(e).__name__}: {e}"
+    return tf_keras, tfmot
+
+
+def _tf_keras_twin(base: Any, tf_keras: Any) -> Any:
+    """The kit's Keras 3 DS-CNN built again in tf_keras (Keras 2), layer for layer, with the same weights."""
+    L = tf_keras.layers
+    shape = tuple(int(d) for d in base.inputs[0].shape[1:])
+    filters = int(base.get_layer("pw0").filters)
+    blocks = sum(1 for layer in base.layers if layer.name.startswith("pw"))
+    rate = float(next(layer for layer in base.layers if type(layer).__name__ == "Dropout").rate)
+    inp = tf_keras.Input(shape=shape, name="features")
+    x = L.Reshape((*shape, 1))(inp)
+    x = L.Conv2D(filters, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = L.Dropout(rate)(L.ReLU()(L.BatchNormalization(momentum=0.9)(x)))
+    for i in range(blocks):
+        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.DepthwiseConv2D((3, 3), padding="same", use_bias=False, name=f"dw{i}")(x)))
+        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.Conv2D(filters, (1, 1), use_bias=False, name=f"pw{i}")(x)))
+    x = L.GlobalAveragePooling2D()(L.Dropout(rate)(x))
+    twin = tf_keras.Model(inp, L.Dense(int(base.outputs[0].shape[-1]), activation="softmax", name="labels")(x))
+    src = base.get_weights()
+    if [w.shape for w in src] != [tuple(w.shape) for w in twin.get_weights()]:
+        raise SystemExit("the tf_keras twin's weights do not line up with the kit's DS-CNN")
+    twin.set_weights(src)
+    return twin
+
+
+def _tfmot_convert(m: Any, rep: np.ndarray) -> bytes:
+    """Full-integer conversion of a tf_keras model (the same settings as ``tinymlkit.convert.to_int8_tflite``)."""
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(m)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return bytes(conv.convert())
+
+
+def _tfmot_rows(base: Any, work: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """int8 PTQ vs full QAT (weights and activations, tfmot on a tf_keras twin), both from the same trained weights."""
+    found = _import_tfmot()
+    if isinstance(found, str):
+        print(f"  tfmot QAT: not run ({found})", flush=True)
+        return {"works": False, "error": found}
+    tf_keras, tfmot = found
+    from tinymlkit.compress.workbench import class_weights
+
+    twin = _tf_keras_twin(base, tf_keras)
+    probe = work.x_val[:64]
+    gap = float(np.max(np.abs(twin.predict(probe, verbose=0) - base.predict(probe, verbose=0))))
+    if gap > 1e-3:
+        return {"works": False, "error": f"the tf_keras twin does not compute the same function (max gap {gap:.4f})"}
+    rep = work.x_train[np.random.default_rng(0).choice(len(work.x_train), min(300, len(work.x_train)), replace=False)]
+    rows = [_row("int8 PTQ (tf_keras twin, TF converter)", _tfmot_convert(twin, rep), work, {"method": "ptq_tf_keras"})]
+    t = time.perf_counter()
+    try:
+        q = tfmot.quantization.keras.quantize_model(twin)
+        q.compile(optimizer=tf_keras.optimizers.Adam(5e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        q.fit(work.x_train, work.y_train, epochs=args.finetune, batch_size=64, verbose=0,
+              class_weight=class_weights(work.y_train, len(work.labels)), validation_data=(work.x_val, work.y_val))
+        rows.append(_row("int8 QAT (tfmot, weights+activations)", _tfmot_convert(q, rep), work,
+                         {"method": "qat_tfmot", "epochs": args.finetune, "seconds": round(time.perf_counter() - t, 1)}))
+        err = None
+    except Exception as e:  # noqa: BLE001 - recorded as the finding
+        err = f"{type(e).__name__}: {e}"
+        print(f"  tfmot QAT failed: {err}", flush=True)
+    return {"works": err is None, "error": err, "rows": rows, "tf_keras": tf_keras.__version__,
+            "tfmot": tfmot.__version__, "twin_max_probability_gap": round(gap, 6),
+            "how": ("the kit's trained Keras 3 DS-CNN copied weight for weight into the same network built with "
+                    "tf_keras (Keras 2), because tfmot's quantize_model wraps Keras 2 models only; QAT fine-tunes "
+                    f"it {args.finetune} epochs at 5e-4 with fake-quantised weights and activations")}
 
 
 def qat_tfmot(args: argparse.Namespace) -> None:
     """Full QAT (weights and activations) with the TensorFlow Model Optimization toolkit, if it can run here.
 
-    tfmot wraps Keras 2 models only, so the DS-CNN is built again with ``tf_keras`` (the same layers as
-    ``tinymlkit.models.ds_cnn``). Needs ``pip install tf_keras tensorflow-model-optimization``; the folder in
-    ``TINYMLKIT_TFMOT_PATH`` is put on the path first (to try it without touching a shared environment).
+    tfmot wraps Keras 2 models only, so the trained DS-CNN is copied into the same network built with
+    ``tf_keras``. Needs ``tf_keras`` and ``tensorflow-model-optimization`` importable; the folder in
+    ``TINYMLKIT_TFMOT_PATH`` is put on the path first (to try them without touching a shared environment).
     """
-    extra = os.environ.get("TINYMLKIT_TFMOT_PATH")
-    if extra:
-        sys.path.insert(0, extra)
-    os.environ["TF_USE_LEGACY_KERAS"] = "0"
-    try:
-        import tensorflow as tf
-        import tensorflow_model_optimization as tfmot
-        import tf_keras
-    except Exception as e:  # noqa: BLE001 - the finding is that it does not import
-        write("compress_qat_tfmot", {"works": False, "error": f"{type(e).__name__}: {e}"})
+    found = _import_tfmot()
+    if isinstance(found, str):
+        write("compress_qat_tfmot", {"works": False, "error": found})
         return
-    from tinymlkit.compress.workbench import class_weights
-
     work = _work(args)
-    L = tf_keras.layers
-    inp = tf_keras.Input(shape=work.config.audio.feature_shape)
-    x = L.Reshape((*work.config.audio.feature_shape, 1))(inp)
-    x = L.Conv2D(64, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
-    x = L.ReLU()(L.BatchNormalization(momentum=0.9)(x))
-    for _ in range(4):
-        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.DepthwiseConv2D((3, 3), padding="same", use_bias=False)(x)))
-        x = L.ReLU()(L.BatchNormalization(momentum=0.9)(L.Conv2D(64, (1, 1), use_bias=False)(x)))
-    x = L.GlobalAveragePooling2D()(x)
-    model = tf_keras.Model(inp, L.Dense(len(work.labels), activation="softmax")(x))
-    cw = class_weights(work.y_train, len(work.labels))
-    model.compile(optimizer=tf_keras.optimizers.Adam(0.003), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(work.x_train, work.y_train, epochs=args.epochs, batch_size=64, class_weight=cw, verbose=0,
-              validation_data=(work.x_val, work.y_val))
-
-    def convert(m: Any) -> bytes:
-        rep = work.x_train[np.random.default_rng(0).choice(len(work.x_train), min(300, len(work.x_train)), replace=False)]
-        conv = tf.lite.TFLiteConverter.from_keras_model(m)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = lambda: ([r[None].astype(np.float32)] for r in rep)
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
-        return bytes(conv.convert())
-
-    rows = [_row("tf_keras DS-CNN, int8 PTQ", convert(model), work)]
-    try:
-        q = tfmot.quantization.keras.quantize_model(model)
-        q.compile(optimizer=tf_keras.optimizers.Adam(0.0005), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        q.fit(work.x_train, work.y_train, epochs=args.finetune, batch_size=64, class_weight=cw, verbose=0)
-        rows.append(_row("tf_keras DS-CNN, tfmot QAT", convert(q), work))
-        works, err = True, None
-    except Exception as e:  # noqa: BLE001 - recorded as the finding
-        works, err = False, f"{type(e).__name__}: {e}"
-    write("compress_qat_tfmot", {"works": works, "error": err, "rows": rows, "tf_keras": tf_keras.__version__,
-                                 "tfmot": tfmot.__version__})
+    base, base_tfl = _base(args, work)
+    print("int8 PTQ vs QAT (DS-CNN 64, the same trained weights), int8 on TFLM:")
+    ptq = _row("int8 PTQ (kit converter, Keras 3)", base_tfl, work, {"method": "ptq_kit"})
+    out = _tfmot_rows(base, work, args)
+    out["rows"] = [ptq, *out.get("rows", [])]
+    write("compress_qat_tfmot", {"data": str(KWS_DATA), "labels": list(work.labels),
+                                 "test_clips": int(len(work.y_test)), **out})
 
 
 def main() -> None:
@@ -344,6 +439,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--mac-fractions", type=float, nargs="*", default=[0.75, 0.5, 0.3])
     ap.add_argument("--arena-fractions", type=float, nargs="*", default=[0.5])
+    ap.add_argument("--methods", nargs="*", choices=["channels", "depth", "width"], default=["channels", "depth", "width"],
+                    help="prune-kws: which ways of shrinking to run at each budget")
     ap.add_argument("--max-drop", type=float, default=0.01)
     ap.add_argument("--export-sketch", action="store_true", help="write the two-stage model into arduino_sketches/early_exit")
     args = ap.parse_args()
