@@ -8,7 +8,11 @@ speakers (e.g. ../shared/data/speech_commands_v0.02_test_dev). Target (issue 18)
 3 points of central training on the same clips; reports rounds, bytes sent per client per round and
 wall time, with and without SecAgg+ and with 20 % of clients dropping out. A round that reached no aggregate
 (e.g. SecAgg+ halted) is listed under failed_rounds and printed as a warning. Central training gets the same
-model, starting weights, clips and epochs (rounds x local epochs over the pooled clips).
+model, starting weights, clips and epochs (rounds x local epochs over the pooled clips). Both are scored
+on the speakers of the validation and test splits (no client has them), with three unknown-word clips per
+keyword clip and one silence clip per two: on speech_commands_v0.02_test_dev 473 test clips (54 yes, 51 no,
+315 unknown, 53 silence) against 865 training clips, so one keyword clip moves the balanced accuracy by about
+half a point (one point before, with 95).
 """
 from __future__ import annotations
 

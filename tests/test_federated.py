@@ -152,3 +152,33 @@ def test_traffic_counts_secaggs_unmask_message_with_no_dropped_client():
     assert record_bytes(rec) == full.count_bytes() + len("dead_node_id_list")
     arr = ArrayRecord([np.zeros((3, 2), np.float32)])
     assert record_bytes(arr) == arr.count_bytes()
+
+
+def test_models_are_scored_on_the_validation_and_test_speakers_with_more_unknown_and_silence(tmp_path):
+    # No federated run stops early, so both held-out splits score (a larger test set: one clip moves the
+    # score less); unknown words and silence are drawn more often there than in training. Speakers stay disjoint.
+    from tinymlkit.audio.wav import write_wav
+    from tinymlkit.data.speech_commands import which_set
+    from tinymlkit.federated.run import TEST_SILENCE_PERCENTAGE, TEST_UNKNOWN_PERCENTAGE, prepare_data
+
+    rng = np.random.default_rng(0)
+    speakers = [f"{i:08x}" for i in range(0x7000, 0x7000 + 12)]
+    others = ["cat", "dog", "tree", "wow", "bed", "bird", "house"]  # 7 per speaker: more than 300 % of 2 keywords
+    for spk in speakers:
+        for w in ("yes", "no", *others):
+            write_wav(tmp_path / w / f"{spk}_nohash_0.wav", (0.1 * rng.standard_normal(16000)).astype(np.float32))
+    write_wav(tmp_path / "_background_noise_" / "noise.wav", (0.1 * rng.standard_normal(48000)).astype(np.float32))
+    where = {s: which_set(f"{s}_nohash_0.wav", 10.0, 10.0) for s in speakers}
+    held = sum(1 for s in speakers if where[s] != "training")
+    assert {"validation", "testing"} <= set(where.values()) and held < len(speakers)
+
+    fd = prepare_data(tmp_path, progress=False)
+    labels = list(fd.task.labels)
+    test_counts = np.bincount(fd.y_test, minlength=4)
+    assert test_counts[labels.index("yes")] == test_counts[labels.index("no")] == held  # both held-out splits
+    assert test_counts[labels.index("unknown")] == int(np.ceil(2 * held * TEST_UNKNOWN_PERCENTAGE / 100))
+    assert test_counts[labels.index("silence")] == int(np.ceil(2 * held * TEST_SILENCE_PERCENTAGE / 100))
+    train_counts = np.bincount(fd.y, minlength=4)
+    n_train = len(speakers) - held
+    assert train_counts[labels.index("yes")] == n_train and train_counts[labels.index("unknown")] == 2 * n_train
+    assert set(fd.speakers) - {""} == {s for s in speakers if where[s] == "training"}
