@@ -258,12 +258,13 @@ def test_grade_command_end_to_end(tmp_path):
     # Two graded kernels write the thread caps they were started with (--kernel-threads): the looping one, graded
     # without Dask, and the librosa user, graded on the local cluster.
     seen_threads = {sid: tmp_path / f"threads_{sid}.json" for sid in ("looping", "librosa")}
-    record_env = ("import json as _j, os as _o\nopen({path!r}, 'w').write(_j.dumps({{k: _o.environ.get(k) for k in "
-                  "('TF_NUM_INTRAOP_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS')}}))\n")
-    _cell(looping, "frame_signal")["source"] = (record_env.format(path=str(seen_threads["looping"]))
+    capped = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+    record_env = ("import json as _j, os as _o\nopen(%r, 'w').write(_j.dumps({k: _o.environ.get(k) for k in "
+                  + repr(capped) + "}))\n")
+    _cell(looping, "frame_signal")["source"] = (record_env % str(seen_threads["looping"])
                                                 + _cell(looping, "frame_signal")["source"])
     librosa_user = copy.deepcopy(solved)
-    _cell(librosa_user, "mel_filters")["source"] = record_env.format(path=str(seen_threads["librosa"])) + _cell(
+    _cell(librosa_user, "mel_filters")["source"] = record_env % str(seen_threads["librosa"]) + _cell(
         solved, "mel_filters")["source"].replace(
         "def hz_to_mel(f):\n", "def hz_to_mel(f):\n    import librosa\n    return librosa.hz_to_mel(f, htk=True)\n", 1)
     colab = tmp_path / "from_colab"
@@ -281,10 +282,8 @@ def test_grade_command_end_to_end(tmp_path):
     # The looping one on its own: 20 s per cell, 50 s per notebook (the course config says 120 and 300).
     assert main(["grade", str(course), "--submissions", str(loops), "--lab", LAB, "--workers", "0", "--quiet",
                  "--cell-timeout", "20", "--budget", "50", "--kernel-threads", "3"]) == 0
-    assert json.loads(seen_threads["librosa"].read_text()) == dict.fromkeys(
-        ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "2")
-    assert json.loads(seen_threads["looping"].read_text()) == dict.fromkeys(
-        ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"), "3")
+    assert json.loads(seen_threads["librosa"].read_text()) == dict.fromkeys(capped, "2")
+    assert json.loads(seen_threads["looping"].read_text()) == dict.fromkeys(capped, "3")
     with open(course / "reports" / "grading_summary.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"looping"}, "the summary is the last run's"
