@@ -201,6 +201,8 @@ def main() -> None:
     ap.add_argument("--kernel-threads", type=int, default=None,
                     help="threads per graded kernel in the parallel run (default: grade_class's, the cores shared "
                          "out between the workers; 0: the libraries' defaults, as before)")
+    ap.add_argument("--fresh-kernels", action="store_true",
+                    help="the parallel path starts each kernel as a new process (tinymlkit grade --fresh-kernels)")
     ap.add_argument("--profile", action="store_true", help="also time each cell of a correct submission per lab")
     ap.add_argument("--dask-idle", action="store_true",
                     help="only measure the CPU an idle 2-worker cluster uses in 30 s, Dask's defaults vs the kit's")
@@ -219,7 +221,8 @@ def main() -> None:
     extra = (f"--Execute.timeout={args.cell_timeout}", f"--BudgetedExecute.notebook_budget={args.budget}")
     results: dict[str, Any] = {"labs": {}, "settings": {"students_per_lab": args.students, "workers": args.workers,
                                                         "cell_timeout_s": args.cell_timeout, "budget_s": args.budget,
-                                                        "mix": list(MIX), "kernel_threads": args.kernel_threads}}
+                                                        "mix": list(MIX), "kernel_threads": args.kernel_threads,
+                                                        "forked_kernels": not args.fresh_kernels}}
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp_name:
         tmp = Path(tmp_name)
         seq_course = _course(tmp, "sequential", args.labs)
@@ -251,7 +254,7 @@ def main() -> None:
         t0 = time.perf_counter()
         wall0 = time.time()
         run = grade_class(par_course, workers=args.workers, nbgrader_args=extra, progress=True,
-                          kernel_threads=args.kernel_threads)
+                          kernel_threads=args.kernel_threads, forked_kernels=not args.fresh_kernels)
         par_total = time.perf_counter() - t0
         print(f"parallel on {args.workers} Dask workers: {par_total:.0f} s; phases (s): "
               + json.dumps({k: round(v, 1) for k, v in run.phases.items()}), flush=True)

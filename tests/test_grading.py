@@ -255,12 +255,13 @@ def test_grade_command_end_to_end(tmp_path):
     # per-cell timeouts, more than the 50 s budget, so the budget ends the notebook.
     for gid in ("frame_signal", "hann_window", "power_spectrogram"):
         _cell(looping, gid)["source"] = "import time\nwhile True:\n    time.sleep(0.2)"
-    # Two graded kernels write the thread caps they were started with (--kernel-threads): the looping one, graded
-    # without Dask, and the librosa user, graded on the local cluster.
+    # Two graded kernels write the thread caps they were started with (--kernel-threads) and the command line of
+    # the process that started them (the kernel fork server): the looping one, graded without Dask, and the
+    # librosa user, graded on the local cluster.
     seen_threads = {sid: tmp_path / f"threads_{sid}.json" for sid in ("looping", "librosa")}
     capped = ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-    record_env = ("import json as _j, os as _o\nopen(%r, 'w').write(_j.dumps({k: _o.environ.get(k) for k in "
-                  + repr(capped) + "}))\n")
+    record_env = ("import json as _j, os as _o\nopen(%r, 'w').write(_j.dumps({'caps': {k: _o.environ.get(k) for k in "
+                  + repr(capped) + "}, 'parent': open('/proc/%%d/cmdline' %% _o.getppid()).read()}))\n")
     _cell(looping, "frame_signal")["source"] = (record_env % str(seen_threads["looping"])
                                                 + _cell(looping, "frame_signal")["source"])
     librosa_user = copy.deepcopy(solved)
@@ -282,8 +283,10 @@ def test_grade_command_end_to_end(tmp_path):
     # The looping one on its own: 20 s per cell, 50 s per notebook (the course config says 120 and 300).
     assert main(["grade", str(course), "--submissions", str(loops), "--lab", LAB, "--workers", "0", "--quiet",
                  "--cell-timeout", "20", "--budget", "50", "--kernel-threads", "3"]) == 0
-    assert json.loads(seen_threads["librosa"].read_text()) == dict.fromkeys(capped, "2")
-    assert json.loads(seen_threads["looping"].read_text()) == dict.fromkeys(capped, "3")
+    for sid, threads in (("librosa", "2"), ("looping", "3")):
+        seen = json.loads(seen_threads[sid].read_text())
+        assert seen["caps"] == dict.fromkeys(capped, threads)
+        assert "tinymlkit.grading.forked_kernels\0serve" in seen["parent"], "forked from the worker's kernel server"
     with open(course / "reports" / "grading_summary.csv", newline="") as f:
         rows = {r["student"]: r for r in csv.DictReader(f)}
     assert set(rows) == {"looping"}, "the summary is the last run's"

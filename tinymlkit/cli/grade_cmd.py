@@ -34,6 +34,9 @@ def register(sub: Any) -> None:
     p.add_argument("--kernel-threads", type=int_in(0, 1024), metavar="N",
                    help="threads each graded kernel's TensorFlow/BLAS may use (default: this machine's cores divided "
                         "by --workers on a local cluster, the libraries' own default with --scheduler; 0: their default)")
+    p.add_argument("--fresh-kernels", action="store_true",
+                   help="start every graded kernel as a new Python process (default: forked from a server per worker "
+                        "that has already imported numpy, librosa and TensorFlow, which saves seconds per submission)")
     p.add_argument("--cell-timeout", type=seconds, metavar="S", help="seconds per cell (default: the course config)")
     p.add_argument("--budget", type=seconds, metavar="S",
                    help="seconds per notebook (default: the course config's BudgetedExecute.notebook_budget)")
@@ -64,6 +67,7 @@ def _grade(args: argparse.Namespace) -> int:
         from ..audio.jit_cache import warm_up as warm
     run = grade_class(args.course, submissions=args.submissions, lab=args.lab, workers=args.workers,
                       scheduler=args.scheduler, force=args.force, nbgrader_args=tuple(extra), progress=not args.quiet,
-                      before_grading=warm, kernel_threads=args.kernel_threads)
+                      before_grading=warm, kernel_threads=args.kernel_threads,
+                      forked_kernels=not args.fresh_kernels)
     print(format_summary(run))
     return 1 if run.failed else 0

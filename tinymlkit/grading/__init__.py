@@ -10,6 +10,8 @@ TensorFlow itself, and nothing below it imports it):
   checksum noise, and feedback with hidden tests (source, seeds, tracebacks) removed.
 - ``tamper``: what a submission changed in the cells it may not change, compared with the release.
 - ``submissions``: finding submissions (nbgrader's folders, the exchange, a folder of ``<id>.ipynb``).
+- ``forked_kernels``: graded kernels forked from a server that has imported what the labs import (a kernel spec
+  on ``JUPYTER_PATH`` sends jupyter_client's kernel starts to it).
 - ``autograde``: one submission graded by ``nbgrader autograde`` in its own course copy and gradebook.
 - ``merge``: one graded submission written into the instructor's gradebook.
 - ``parallel``: a whole class on a Dask cluster, idempotently, with a summary table.

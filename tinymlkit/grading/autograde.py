@@ -28,10 +28,11 @@ from typing import Any
 
 from ..tf_quiet import capture_stderr_fd
 from .env import nbgrader_env, run_nbgrader
+from .forked_kernels import kernel_fork_server
 from .tamper import tamper_report
 
 __all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder",
-           "kernel_thread_env", "KERNEL_THREAD_VARIABLES"]
+           "kernel_thread_env", "KERNEL_THREAD_VARIABLES", "grading_env"]
 
 GRADE_TIMEOUT_S = 3600.0
 """An ``nbgrader autograde`` child is stopped after this long whatever the notebook budget says (a hung kernel).
@@ -67,6 +68,9 @@ class GradeTask:
     kernel_threads: int = 0
     """Threads the graded kernel's numerical libraries may use (TensorFlow's op pools, OpenMP, OpenBLAS, numba);
     0 leaves their defaults, which take every core of the machine."""
+    forked_kernels: bool = False
+    """Start the graded kernel as a fork of this machine's kernel fork server, which has imported what the labs
+    import (:mod:`tinymlkit.grading.forked_kernels`), instead of as a new Python process."""
 
 
 KERNEL_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
@@ -174,13 +178,25 @@ def _autograde_here(task: GradeTask, work: Path, env: dict[str, str]) -> tuple[b
     return bool(out.get("success")), out.get("log", "") + out.get("error", "") + stderr.read_text()
 
 
-def warm_worker() -> None:
+def grading_env(kernel_threads: int) -> dict[str, str]:
+    """The environment nbgrader and the graded kernels run in (this process's, adapted for nbgrader)."""
+    env = nbgrader_env()
+    env.update(kernel_thread_env(kernel_threads))
+    return env
+
+
+def warm_worker(forked_kernels_threads: int | None = None) -> None:
     """Import in this worker process, ahead of its first submission, what grading one imports.
 
     nbgrader's API, its autograde converter and preprocessors with the kit's own, and what they load lazily
     on the first notebook (the gradebook's SQLAlchemy, IPython for the kernel spec): measured, the first
-    submission of a worker took 4-5 s longer than the next ones without this.
+    submission of a worker took 4-5 s longer than the next ones without this. With
+    ``forked_kernels_threads`` (the tasks' ``kernel_threads``), the worker's kernel fork server starts too,
+    so its imports run while the client prepares the class.
     """
+    if forked_kernels_threads is not None:
+        # Waited for here, so this worker's first submission does not start an ordinary kernel meanwhile.
+        kernel_fork_server(grading_env(forked_kernels_threads)).wait_ready()
     from .nbgrader_main import prepare
 
     prepare()
@@ -242,8 +258,9 @@ def grade_task(task: GradeTask, in_process: bool = False) -> dict[str, Any]:
         (sub_dir / f"{task.lab}.ipynb").write_bytes(task.notebook)
         if task.timestamp:
             (sub_dir / "timestamp.txt").write_text(task.timestamp)
-        env = nbgrader_env()
-        env.update(kernel_thread_env(task.kernel_threads))
+        env = grading_env(task.kernel_threads)
+        if task.forked_kernels:
+            env = kernel_fork_server(env).kernel_env(env)
         if task.run_id:
             from .labs import CACHE_ENV
 

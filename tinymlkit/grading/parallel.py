@@ -23,7 +23,8 @@ from typing import Any
 
 from ..errors import KitError
 from ..files import atomic_write_bytes, atomic_write_text
-from .autograde import GradeTask, cache_folder, grade_task, grade_task_in_worker, warm_worker
+from .autograde import GradeTask, cache_folder, grade_task, grade_task_in_worker, grading_env, warm_worker
+from .forked_kernels import kernel_fork_server, stop_kernel_fork_server
 from .env import run_nbgrader
 from .labs import CACHING_HELPERS
 from .merge import has_submission, merge_result
@@ -186,6 +187,7 @@ QUIET_DASK = {
     "distributed.worker.memory.monitor-interval": "2s",
     "distributed.scheduler.work-stealing": False,
     "distributed.admin.tick.interval": "200ms",
+    "distributed.scheduler.worker-saturation": 1.0,
 }
 """Dask settings of the local grading cluster: its monitoring at a slower pace, no statistical profiler.
 
@@ -193,7 +195,9 @@ Measured on the 2-core development machine (``benchmarks/bench_grading.py --dask
 Dask's defaults an idle 2-worker cluster used 8.4 s of CPU per 30 s (the workers' 10 ms stack sampler for the
 dashboard, the 0.5 s system monitor, the nannies' 0.1 s memory checks, the scheduler's work stealing and 20 ms
 ticks), CPU the graded kernels need; with these, 1.6 s. Tasks are queued on the scheduler until a worker is
-free, so stealing has nothing to balance; the memory limit is still enforced, checked every 2 s."""
+free (saturation 1.0: a one-thread worker holds one task, where Dask's 1.1 rounds up to two, so a submission
+could wait behind a looping one while the other worker sat idle), so stealing has nothing to balance; the memory
+limit is still enforced, checked every 2 s."""
 
 
 def _client(workers: int, scheduler: str | None) -> tuple[Any, Any]:
@@ -240,7 +244,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                 lab: str | None = None, workers: int = 2, scheduler: str | None = None, force: bool = False,
                 nbgrader_args: tuple[str, ...] = (), progress: bool = True,
                 on_result: Callable[[dict[str, Any]], None] | None = None,
-                before_grading: Callable[[], Any] | None = None, kernel_threads: int | None = None) -> GradeRun:
+                before_grading: Callable[[], Any] | None = None, kernel_threads: int | None = None,
+                forked_kernels: bool = True) -> GradeRun:
     """Autograde every submission of a course in parallel and merge the results into its gradebook.
 
     ``submissions``: nbgrader's ``submitted/`` (default), an exchange inbound folder, or a folder of
@@ -249,6 +254,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
     graded, and not at all when there is nothing to grade (the command line warms librosa's compile cache).
     ``kernel_threads`` caps the threads of each graded kernel's numerical libraries; None: this machine's cores
     shared out between the local workers (see :func:`default_kernel_threads`), 0: the libraries' defaults.
+    ``forked_kernels``: each graded kernel is forked from a server per worker that has imported what the labs
+    import (:mod:`tinymlkit.grading.forked_kernels`); False starts every kernel as a new Python process.
     """
     t0 = time.perf_counter()
     course = Path(course).resolve()
@@ -332,7 +339,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                     cluster_done()
                     dask = client_box.get("dask")
                 if dask is not None:
-                    _warm_workers(dask[0])
+                    _warm_workers(dask[0], kernel_threads if forked_kernels else None)
+                forks = kernel_fork_server(grading_env(kernel_threads)) if dask is None and forked_kernels else None
                 hook_done = _in_thread(before_grading)
                 pending_labs = sorted({s.lab for s, _, _ in pending})
                 committed = {x: course / "release" / x / f"{x}.ipynb" for x in pending_labs}
@@ -354,9 +362,11 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                     task = GradeTask(student=s.student, lab=s.lab, notebook=data, release=releases[s.lab],
                                      config=config, gradebook=template, source_files=lab_files[s.lab],
                                      timestamp=s.timestamp, nbgrader_args=tuple(nbgrader_args), run_id=run_id,
-                                     kernel_threads=kernel_threads)
+                                     kernel_threads=kernel_threads, forked_kernels=forked_kernels)
                     todo.append((s, task, digest))
                 hook_done()
+                if forks is not None:
+                    forks.wait_ready()  # its imports ran while the gradebook was made
             run.phases["setup"] = time.perf_counter() - t0
             t_grading = time.perf_counter()
             bar = _bar(len(todo), progress)
@@ -377,6 +387,8 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
                 if dask[1] is not None:
                     dask[1].close()
             shutil.rmtree(cache_folder(run_id), ignore_errors=True)  # this run's own cache (made by its tasks)
+            if dask is None:
+                stop_kernel_fork_server()  # this process's own (a worker's ends with the worker)
     t_reports = time.perf_counter()
     write_reports(course, run)
     run.phases["reports"] = time.perf_counter() - t_reports
@@ -416,10 +428,11 @@ def _in_thread(fn: Callable[[], Any] | None) -> Callable[[], None]:
     return wait
 
 
-def _warm_workers(client: Any) -> None:
-    """Have every worker import nbgrader now (one small task each), not on its first submission."""
+def _warm_workers(client: Any, forked_kernels_threads: int | None) -> None:
+    """Have every worker import nbgrader (and start its kernel fork server) now, not on its first submission."""
     for addr in client.scheduler_info().get("workers", {}):
-        client.submit(warm_worker, pure=False, workers=[addr], allow_other_workers=False, key=f"warm-{addr}")
+        client.submit(warm_worker, forked_kernels_threads, pure=False, workers=[addr], allow_other_workers=False,
+                      key=f"warm-{addr}")
 
 
 def _run_on_dask(client: Any, todo: list[tuple[Submission, GradeTask, str]],
