@@ -2,6 +2,7 @@
 
     python benchmarks/bench_federated.py [--clients 8] [--rounds 10] [--local-epochs 2] [--data DIR] [--fast]
         [--server fedavg|fedavgm|fedadam] [--server-lr 1.0] [--lr 0.003] [--batch-size 32] [--variants ...]
+        [--seed 1234]
 
 Default data: the synthetic voices (clients are voices); --data a Speech Commands style folder of real
 speakers (e.g. ../shared/data/speech_commands_v0.02_test_dev). Target (issue 18): FedAvg within
@@ -38,6 +39,9 @@ def main() -> None:
     ap.add_argument("--server-lr", type=float, default=1.0)
     ap.add_argument("--lr", type=float, default=0.003, help="the clients' (and central) Adam learning rate")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=1234,
+                    help="starting weights, client dropout draws and training order (results: federated_seed<N>.json "
+                         "when not 1234)")
     args = ap.parse_args()
 
     from tinymlkit.federated.flower import FederatedConfig
@@ -45,13 +49,13 @@ def main() -> None:
 
     cfg = FederatedConfig(num_clients=args.clients, rounds=args.rounds, local_epochs=args.local_epochs,
                           server_optimizer=args.server, server_learning_rate=args.server_lr, learning_rate=args.lr,
-                          batch_size=args.batch_size)
+                          batch_size=args.batch_size, seed=args.seed)
     variants = tuple(v for v in args.variants.split(",") if v)
     with tempfile.TemporaryDirectory() as tmp:
         m = run_federated(Path(tmp) / "run", data=args.data, cfg=cfg, fast=args.fast, variants=variants)
     print(format_summary(m))
     r = m["results"]
-    write("federated", {
+    write("federated" if args.seed == 1234 else f"federated_seed{args.seed}", {"seed": args.seed,
         "data": m["data"], "train_clips": m["train_clips"], "test_clips": m["test_clips"], "clients": args.clients, "rounds": args.rounds, "local_epochs": args.local_epochs,
         "central_balanced_accuracy": r["central"]["balanced_accuracy"],
         "fedavg_balanced_accuracy": r["fedavg"]["balanced_accuracy"],
