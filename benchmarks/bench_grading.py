@@ -104,9 +104,10 @@ def _scores(db: Path, lab: str) -> dict[str, float]:
 
 
 def _hidden_lines(lab: str) -> set[str]:
+    """Lines specific to the hidden tests (as tests/test_labs.py finds them)."""
     source = json.loads((LABS / "source" / lab / f"{lab}.ipynb").read_text())
     release = "\n".join(_src(c) for c in json.loads((LABS / "release" / lab / f"{lab}.ipynb").read_text())["cells"])
-    out = set()
+    out, visible = set(), set()
     for c in source["cells"]:
         inside = False
         for line in _src(c).splitlines():
@@ -116,7 +117,11 @@ def _hidden_lines(lab: str) -> set[str]:
                 inside = False
             elif inside and len(line.strip()) > 20 and line.strip() not in release:
                 out.add(line.strip())
-    return out
+            elif not inside:
+                visible.add(line.strip())
+    # A line the solution also holds (lab 4: `t = read_tflite(model_bytes).input`) is in a correct student's own
+    # answer: not a leak.
+    return out - visible
 
 
 def profile(lab: str) -> dict[str, Any]:

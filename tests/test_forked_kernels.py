@@ -165,3 +165,46 @@ def test_the_stand_in_reports_the_kernels_exit_status(server, tmp_path):
                            "-f", str(conn)], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode != 0, proc.stderr[-2000:]
     assert "Error" in proc.stderr, "the kernel's own error goes to the stand-in's stderr"
+
+
+def test_kernels_end_with_their_server(tmp_path):
+    """A server that dies takes its kernels with it (they watch it as a plain kernel watches its parent)."""
+    from jupyter_client.manager import KernelManager
+
+    # ipykernel imported by the server, as in grading: it reads JPY_PARENT_PID at import, before any kernel exists.
+    srv = fk.KernelForkServer(dict(os.environ), modules=("ipykernel.kernelapp",))
+    assert srv.wait_ready(60)
+    saved = dict(os.environ)
+    os.environ.update(srv.kernel_env(dict(os.environ)))
+    try:
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=str(tmp_path))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(srv.process.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        (kernel,) = _children(srv.process.pid)
+        srv.process.kill()
+        srv.process.wait()
+        deadline = time.monotonic() + 15
+        while _alive(kernel) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(kernel), "the orphaned kernel ended"
+        deadline = time.monotonic() + 15
+        while km.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not km.is_alive(), "the stand-in ended with it"
+    finally:
+        km.cleanup_resources()
+        srv.stop()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -106,15 +106,18 @@ def _run_kernel(request: dict[str, Any], fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
-        os.environ["JPY_PARENT_PID"] = str(os.getppid())  # ipykernel watches the server, its real parent
-        sys.argv = ["ipykernel_launcher", *request["argv"]]
+        os.environ["JPY_PARENT_PID"] = str(os.getppid())
+        # ipykernel read JPY_PARENT_PID when the server imported it; told again, it watches the server (its real
+        # parent) and ends if the server does, as a plain kernel ends with the process that started it.
+        argv = [*request["argv"], f"--IPKernelApp.parent_handle={os.getppid()}"]
+        sys.argv = ["ipykernel_launcher", *argv]
         sys.path[0] = request["cwd"]  # as `python -m ipykernel_launcher` started in that folder has it
         atexit._clear()  # the server's exit handlers are not this kernel's (one could remove the server's files)
         if "numpy" in sys.modules:
             sys.modules["numpy"].random.seed()  # a fresh process's global generator is seeded afresh
         from ipykernel import kernelapp
 
-        kernelapp.launch_new_instance(argv=list(request["argv"]))
+        kernelapp.launch_new_instance(argv=argv)
         code = 0
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
