@@ -176,7 +176,13 @@ def serve(path: str, modules: Sequence[str]) -> None:
                 except (OSError, ValueError, ConnectionError):
                     conn.close()
                     continue
-                child = os.fork()
+                try:
+                    child = os.fork()
+                except OSError:  # no process to spare: the stand-in, refused, starts an ordinary kernel
+                    for fd in fds:
+                        os.close(fd)
+                    conn.close()
+                    continue
                 if child == 0:
                     sel.close()
                     listener.close()
@@ -188,13 +194,21 @@ def serve(path: str, modules: Sequence[str]) -> None:
                     _run_kernel(request, fds)
                 for fd in fds:
                     os.close(fd)
-                conn.setblocking(True)
-                conn.sendall(f"P{child}\n".encode())
                 try:
                     pidfd = os.pidfd_open(child)
                 except (AttributeError, OSError):
                     pidfd = None
                 kernels[child] = (conn, pidfd)
+                try:
+                    conn.setblocking(True)
+                    conn.sendall(f"P{child}\n".encode())
+                except OSError:  # the stand-in is already gone: so is the kernel it asked for
+                    with contextlib.suppress(OSError):
+                        os.kill(child, signal.SIGKILL)
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(child, 0)
+                    end(child, None)
+                    continue
                 sel.register(conn, selectors.EVENT_READ, ("stand-in", child))
                 if pidfd is not None:
                     sel.register(pidfd, selectors.EVENT_READ, ("exited", child))
