@@ -28,6 +28,7 @@ from typing import Any
 
 from ..tf_quiet import capture_stderr_fd
 from .env import nbgrader_env, run_nbgrader
+from . import forked_kernels
 from .forked_kernels import kernel_fork_server
 from .tamper import tamper_report
 
@@ -194,7 +195,7 @@ def warm_worker(forked_kernels_threads: int | None = None) -> None:
     ``forked_kernels_threads`` (the tasks' ``kernel_threads``), the worker's kernel fork server starts too,
     so its imports run while the client prepares the class.
     """
-    if forked_kernels_threads is not None:
+    if forked_kernels_threads is not None and forked_kernels.SUPPORTED:
         # Waited for here, so this worker's first submission does not start an ordinary kernel meanwhile.
         kernel_fork_server(grading_env(forked_kernels_threads)).wait_ready()
     from .nbgrader_main import prepare
@@ -259,7 +260,7 @@ def grade_task(task: GradeTask, in_process: bool = False) -> dict[str, Any]:
         if task.timestamp:
             (sub_dir / "timestamp.txt").write_text(task.timestamp)
         env = grading_env(task.kernel_threads)
-        if task.forked_kernels:
+        if task.forked_kernels and forked_kernels.SUPPORTED:
             env = kernel_fork_server(env).kernel_env(env)
         if task.run_id:
             from .labs import CACHE_ENV

@@ -39,7 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PRELOAD", "IMPORT_TIME_VARIABLES", "KernelForkServer", "kernel_fork_server", "stop_kernel_fork_server"]
+__all__ = ["PRELOAD", "IMPORT_TIME_VARIABLES", "SUPPORTED", "KernelForkServer", "kernel_fork_server",
+           "stop_kernel_fork_server"]
 
 PRELOAD = ("numpy", "scipy.signal", "scipy.stats", "librosa", "sklearn.metrics", "matplotlib.pyplot",
            "tensorflow", "keras", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel")
@@ -365,6 +366,9 @@ def import_time_key(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
 
 
 _SERVER: KernelForkServer | None = None
+
+SUPPORTED = hasattr(os, "fork") and hasattr(socket, "send_fds") and sys.platform != "win32"
+"""Whether kernels can be forked here (POSIX with fork and descriptor passing); elsewhere they start as usual."""
 
 
 def kernel_fork_server(env: Mapping[str, str]) -> KernelForkServer:

@@ -24,6 +24,7 @@ from typing import Any
 from ..errors import KitError
 from ..files import atomic_write_bytes, atomic_write_text
 from .autograde import GradeTask, cache_folder, grade_task, grade_task_in_worker, grading_env, warm_worker
+from .forked_kernels import SUPPORTED as FORKING
 from .forked_kernels import kernel_fork_server, stop_kernel_fork_server
 from .env import run_nbgrader
 from .labs import CACHING_HELPERS
@@ -274,6 +275,7 @@ def grade_class(course: str | Path, submissions: str | Path | None = None, labs:
         raise KitError(f"--workers {workers}: give 0 (no Dask) to 512")
     if kernel_threads is None:
         kernel_threads = default_kernel_threads(workers, scheduler)
+    forked_kernels = forked_kernels and FORKING
     if kernel_threads < 0 or kernel_threads > 1024:
         raise KitError(f"--kernel-threads {kernel_threads}: give 0 (the libraries' defaults) to 1024")
     subs, rejected = find_submissions(submissions or course / "submitted", wanted, lab)
