@@ -2,6 +2,7 @@
 
     python benchmarks/bench_privacy.py [images] [--photos DIR] [--model person_detect.tflite]
     python benchmarks/bench_privacy.py kws [--data DIR] [--speakers N] [--lambdas 0,0.3,1,3] [--epochs E] [--no-real]
+        [--bottleneck K] [--normalise-clip] [--adversary-steps N] [--adversary-reset N] [--objective uniform] [--tag T]
 
 images (default): data minimisation, person-detector balanced accuracy vs detail kept, per on-device
 obfuscation, on the 53 real photos of ../shared/data/people_smoke with the reference person_detect.tflite on
@@ -47,7 +48,10 @@ def _sweep(name: str, root: Path, args: argparse.Namespace) -> dict:
     data = load_speaker_data(root, words=tuple(args.words.split(",")), max_speakers=args.speakers,
                              min_clips=args.min_clips, seed=args.seed)
     cfg = ObfuscatorConfig(epochs=args.epochs, adversary_epochs=args.adversary_epochs, seed=args.seed,
-                           learning_rate=args.lr, adversary_learning_rate=args.adversary_lr)
+                           learning_rate=args.lr, adversary_learning_rate=args.adversary_lr,
+                           bottleneck=args.bottleneck, normalise_clip=args.normalise_clip,
+                           adversary_steps=args.adversary_steps, adversary_reset_epochs=args.adversary_reset,
+                           adversary_objective=args.objective)
     lambdas = [float(v) for v in args.lambdas.split(",")]
     study = obfuscation_study(data, lambdas, cfg, progress=True)
     checks = {c["lam"]: c for c in target_check(study.rows)}
@@ -88,7 +92,8 @@ def kws(args: argparse.Namespace) -> None:
         out["real"] = _sweep("real speakers", real, args)
     elif not args.no_real:
         print(f"(no real clips at {real}: real speakers not scored)")
-    write("privacy_obfuscation", {"words": args.words, "lambdas": args.lambdas, **out})
+    write("privacy_obfuscation" + (f"_{args.tag}" if args.tag else ""),
+          {"words": args.words, "lambdas": args.lambdas, **out})
 
 
 def main() -> None:
@@ -111,6 +116,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-real", action="store_true", help="kws: skip the real speakers of ../shared/data")
+    ap.add_argument("--bottleneck", type=int, default=0, help="kws: channels per frame inside the obfuscator (0: none)")
+    ap.add_argument("--normalise-clip", action="store_true", help="kws: subtract each clip's mean over time first")
+    ap.add_argument("--adversary-steps", type=int, default=1, help="kws: adversary steps per obfuscator step")
+    ap.add_argument("--adversary-reset", type=int, default=0, help="kws: new adversary weights every N epochs")
+    ap.add_argument("--objective", default="capped_ce", choices=("capped_ce", "uniform"),
+                    help="kws: push the adversary's cross-entropy to chance's, or its output to uniform")
+    ap.add_argument("--tag", default="", help="kws: results file privacy_obfuscation[_TAG].json")
     args = ap.parse_args()
     (kws if args.mode == "kws" else images)(args)
 

@@ -137,6 +137,33 @@ def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees
     assert fa.chance == pytest.approx(0.25)  # four speakers with two clips of each word
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
+def test_obfuscator_levers_train_and_stay_one_int8_model_on_tflm():
+    from tinymlkit.errors import KitError
+    from tinymlkit.privacy.obfuscator import ObfuscatorConfig, build_obfuscator, train_obfuscator
+    from tinymlkit.runtime import ModelRunner
+
+    data = _made_speaker_data()
+    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, bottleneck=4, normalise_clip=True,
+                           adversary_steps=2, adversary_reset_epochs=1, adversary_objective="uniform")
+    t = train_obfuscator(data, 3.0, cfg)
+    assert t.obfuscator.get_layer("obf_squeeze").filters == 4
+    # Clip normalisation: a per-channel offset held over the whole clip (a speaker's or microphone's average
+    # spectrum) does not reach the obfuscator's output.
+    x = data.x_held[:4]
+    offset = np.random.default_rng(0).normal(0, 20, size=(1, 1, 40)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(t.obfuscator(x + offset)), np.asarray(t.obfuscator(x)), atol=1e-3)
+    r = ModelRunner(t.int8_model, backend="tflm")
+    assert r.input_shape == (1, 49, 40) and r.num_outputs == 4
+    np.testing.assert_array_equal(r.predict_raw(data.x_keyword_test), t.keyword_raw)
+    assert t.co_adversary_accuracy is not None
+    with pytest.raises(KitError, match="bottleneck"):
+        build_obfuscator((49, 40), bottleneck=41)
+    with pytest.raises(KitError, match="adversary_objective"):
+        train_obfuscator(data, 1.0, ObfuscatorConfig(epochs=1, adversary_objective="entropy"))
+
+
 def test_target_check_measures_against_the_plain_model():
     from tinymlkit.privacy.obfuscator import ObfuscationRow, target_check
 

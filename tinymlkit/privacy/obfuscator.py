@@ -58,6 +58,20 @@ class ObfuscatorConfig:
     """Adam's learning rate for both adversaries."""
     seed: int = 0
     """Seed of weights and shuffling."""
+    bottleneck: int = 0
+    """Channels each frame is squeezed through before the per-frame mix back to 40 (0: no squeeze, the full
+    40x40 mix). Fewer channels leave less room for anything but what the keyword model is trained to need."""
+    normalise_clip: bool = False
+    """Subtract each clip's mean over time, per channel, first (cepstral mean normalisation: a speaker's average
+    spectral envelope, and the microphone's, is removed before the obfuscator sees the clip)."""
+    adversary_steps: int = 1
+    """Adversary steps before each obfuscator step (a stronger partner is harder to merely fool)."""
+    adversary_reset_epochs: int = 0
+    """Start the adversary trained alongside from new random weights every this many epochs (0: never), so the
+    obfuscator cannot settle on fooling one partner."""
+    adversary_objective: str = "capped_ce"
+    """What the obfuscator pushes the adversary towards: 'capped_ce' (its cross-entropy up to chance's, as
+    before) or 'uniform' (its output towards the uniform distribution: no speaker favoured)."""
 
 
 @dataclasses.dataclass
@@ -169,21 +183,33 @@ def load_speaker_data(root: str | Path, words: Sequence[str] = ("yes", "no"), ma
     return SpeakerData(labels, tuple(study), xt, yt, st, xh, yh, sh, xo, yo, desc)
 
 
-def build_obfuscator(input_shape: tuple[int, int], filters: int = 4) -> Any:
-    """The obfuscator: 3x3 conv (ReLU), 1x1 merge, then a per-frame mix of the channels; output shape = input shape."""
+def build_obfuscator(input_shape: tuple[int, int], filters: int = 4, bottleneck: int = 0,
+                     normalise_clip: bool = False) -> Any:
+    """The obfuscator: 3x3 conv (ReLU), 1x1 merge, then a per-frame mix of the channels; output shape = input shape.
+
+    ``bottleneck`` > 0 squeezes each frame to that many channels before the mix; ``normalise_clip`` subtracts
+    each clip's per-channel mean over time first (see :class:`ObfuscatorConfig`).
+    """
     from ..tf_quiet import load_tensorflow
     load_tensorflow()
     import keras
     from keras import layers
 
     frames, channels = input_shape
+    if bottleneck < 0 or bottleneck > channels:
+        raise KitError(f"bottleneck {bottleneck}: give 0 (none) to {channels} channels")
     inp = keras.Input(shape=input_shape, name="features")
-    x = layers.Reshape((frames, channels, 1))(inp)
+    x = inp
+    if normalise_clip:
+        x = layers.Subtract(name="obf_clip_mean")([x, keras.ops.mean(x, axis=1, keepdims=True)])  # MEAN, SUB
+    x = layers.Reshape((frames, channels, 1))(x)
     x = layers.Conv2D(filters, (3, 3), padding="same", activation="relu", name="obf_conv")(x)
     x = layers.Conv2D(1, (1, 1), name="obf_merge")(x)
     # Each frame's channels mixed by one 40x40 matrix: a 1x1 convolution over a (frames, 1, channels) view,
     # which the converter keeps as CONV_2D (an op every TFLM build has).
     x = layers.Reshape((frames, 1, channels))(x)
+    if bottleneck:
+        x = layers.Conv2D(bottleneck, (1, 1), name="obf_squeeze")(x)
     x = layers.Conv2D(channels, (1, 1), name="obf_mix")(x)
     out = layers.Reshape(input_shape, name="obfuscated")(x)
     return keras.Model(inp, out, name="obfuscator")
@@ -272,7 +298,11 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
     set_seed(cfg.seed)
     shape = tuple(data.x_train.shape[1:])
     k, n_spk = len(data.labels), len(data.speakers)
-    obf = build_obfuscator(shape, cfg.filters)
+    if cfg.adversary_objective not in ("capped_ce", "uniform"):
+        raise KitError(f"adversary_objective {cfg.adversary_objective!r}: give 'capped_ce' or 'uniform'")
+    if cfg.adversary_steps < 1 or cfg.adversary_reset_epochs < 0:
+        raise KitError("adversary_steps must be 1 or more and adversary_reset_epochs 0 or more")
+    obf = build_obfuscator(shape, cfg.filters, cfg.bottleneck, cfg.normalise_clip)
     kws = build_kws_model(cfg.keyword_model, shape, k)
     adv = build_speaker_model(shape, n_spk)
     main_vars = obf.trainable_variables + kws.trainable_variables
@@ -298,6 +328,14 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
         opt_adv.apply_gradients(zip(tape.gradient(loss, adv.trainable_variables), adv.trainable_variables))
         return loss
 
+    def privacy_loss(s: Any, p: Any) -> Any:
+        """What the obfuscator minimises about the adversary's answer p (speakers only, not silence)."""
+        if cfg.adversary_objective == "uniform":  # cross-entropy against the uniform target, minus its floor
+            mask = tf.cast(s >= 0, tf.float32)
+            per = -tf.reduce_mean(tf.math.log(tf.clip_by_value(p, 1e-7, 1.0)), axis=-1) - cap
+            return tf.reduce_sum(per * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+        return -tf.minimum(adv_loss(s, p), cap)
+
     @tf.function(autograph=False)
     def main_step(x: Any, y: Any, s: Any, w: Any) -> Any:
         with tf.GradientTape() as tape:
@@ -305,7 +343,7 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
             kw = tf.reduce_sum(ce(y, kws(z, training=True)) * w) / tf.reduce_sum(w)
             loss = kw
             if lam > 0:
-                loss = kw - lam * tf.minimum(adv_loss(s, adv(z, training=False)), cap)
+                loss = kw + lam * privacy_loss(s, adv(z, training=False))
         opt_main.apply_gradients(zip(tape.gradient(loss, main_vars), main_vars))
         return kw
 
@@ -317,12 +355,17 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
         from tqdm.auto import tqdm
 
         epochs = tqdm(epochs, desc=f"obfuscator lambda {lam:g}", unit="epoch", leave=False)
-    for _ in epochs:
+    for epoch in epochs:
+        if lam > 0 and cfg.adversary_reset_epochs and epoch and epoch % cfg.adversary_reset_epochs == 0:
+            adv.set_weights(build_speaker_model(shape, n_spk).get_weights())  # new random weights
+            for v in opt_adv.variables:
+                v.assign(tf.zeros_like(v))
         for idx in _batches(len(x_all), cfg.batch_size, rng):
             x = tf.constant(x_all[idx])
             s = tf.constant(data.s_train[idx])
             if lam > 0:
-                adversary_step(x, s)
+                for _ in range(cfg.adversary_steps):
+                    adversary_step(x, s)
             y = data.y_train[idx]
             main_step(x, tf.constant(y), s, tf.constant(weight_of[y]))
     seconds = time.perf_counter() - t0
