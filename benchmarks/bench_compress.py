@@ -263,7 +263,7 @@ def lowbit(args: argparse.Namespace) -> None:
 def prune_vww(args: argparse.Namespace) -> None:
     """Cost curves of the person detector at each MAC budget; accuracy only as a smoke figure (see the note)."""
     from tinymlkit.compress.budget import Budget
-    from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget
+    from tinymlkit.compress.prune import drop_blocks, int8_cost, largest_fitting, prune_to_budget, settle_batchnorm
     from tinymlkit.convert import to_int8_tflite
     from tinymlkit.models import mobilenet_v1
     from tinymlkit.models.person_detect_base import person_detect_model
@@ -306,10 +306,12 @@ def prune_vww(args: argparse.Namespace) -> None:
             rows.append({"method": "depth", "fraction": f, "blocks": k, **cost.to_json(), **smoke(m)})
         except Exception as e:  # noqa: BLE001 - reported, not hidden
             rows.append({"method": "depth", "fraction": f, "fits": False, "note": str(e)})
-        a, _, cost, _ = largest_fitting(lambda al: mobilenet_v1((96, 96, 1), 2, alpha=al),
+        # Untrained, its activations die out and TFLM would abort on the int8 file's softmax: settle the batch norms.
+        a, _, cost, _ = largest_fitting(lambda al: settle_batchnorm(mobilenet_v1((96, 96, 1), 2, alpha=al), rep),
                                         [0.24, 0.22, 0.2, 0.18, 0.16, 0.14, 0.12, 0.1], budget, rep)
         rows.append({"method": "width", "fraction": f, "alpha": a, **cost.to_json(),
-                     "note": "untrained: no weights exist for this width, so no accuracy"})
+                     "note": "untrained (batch-norm statistics set on the calibration images): no weights exist for "
+                             "this width, so no accuracy"})
         for r_ in rows[-3:]:
             print(f"  x{f:g} {r_['method']:<9} {r_}", flush=True)
     write("compress_prune_vww", {

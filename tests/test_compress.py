@@ -157,6 +157,31 @@ def test_mobilenet_channel_and_depth_pruning(tf_ready):
     assert short.predict(x, verbose=0).shape == (2, 2)
 
 
+def test_an_untrained_mobilenet_is_refused_in_words_and_measurable_once_its_batch_norms_are_settled(tf_ready):
+    # Random weights and default batch-norm statistics: the activations die out over 13 blocks, the converter gives
+    # the logits a scale of 7.8e-9 and TFLM's int8 softmax aborts the process on it (prune-vww's width sweep died so).
+    from tinymlkit.compress.prune import settle_batchnorm
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.models import mobilenet_v1
+    from tinymlkit.runtime import tflm_available
+    from tinymlkit.tflite_file import ModelLoadError, tflm_prepare_problem
+
+    m = mobilenet_v1((32, 32, 1), 2, alpha=0.1)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 1)).astype(np.float32)
+    data = to_int8_tflite(m, x)
+    assert "its SOFTMAX" in (tflm_prepare_problem(data, "untrained") or "")
+    if tflm_available():
+        with pytest.raises(ModelLoadError, match=r"^<model bytes>: TFLM cannot run this model: its SOFTMAX"):
+            measure_cost(data)
+    bn = m.get_layer("mobilenet_v1_base").get_layer("conv_pw_13_bn")
+    assert settle_batchnorm(m, x) is m and bn.momentum == 0.9  # momentum put back
+    assert not np.allclose(bn.moving_variance.numpy(), 1.0)
+    settled = to_int8_tflite(m, x)
+    assert tflm_prepare_problem(settled) is None
+    if tflm_available():
+        assert measure_cost(settled).arena_bytes > 0
+
+
 # ---------------------------------------------------------------- low-bit weights
 
 def test_quantize_kernel_grids_and_packing_round_trip():

@@ -113,3 +113,82 @@ def test_arena_bisection_reports_a_probe_that_fails_otherwise():
 
     with pytest.raises(ModelLoadError, match="not 'too small'"):
         _bisect_in_children(allocates, 0, 64)
+
+
+def _with_softmax_input_scale(data: bytes, scale: float) -> bytes:
+    """The model with its SOFTMAX's input scale set to ``scale`` (7.8e-9 is what the converter writes for logits
+    that were the same on every calibration example)."""
+    import flatbuffers
+    s = schema()
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
+    g = m.subgraphs[0]
+    code = next(i for i, oc in enumerate(m.operatorCodes)
+                if max(oc.builtinCode, oc.deprecatedBuiltinCode) == s.BuiltinOperator.SOFTMAX)
+    softmax = next(op for op in g.operators if op.opcodeIndex == code)
+    g.tensors[softmax.inputs[0]].quantization.scale = [scale]
+    b = flatbuffers.Builder(len(data) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+CONSTANT_LOGITS_SCALE = 2e-6 / 255
+"""The converter's scale for a tensor that was 0 on every calibration example."""
+
+
+@needs_tflm
+def test_a_softmax_scale_tflm_aborts_on_is_refused_in_words(micro_speech_dir: Path):
+    # TFLM's int8 SOFTMAX needs input scale x 2^26 > 1 and calls abort() otherwise: the process died with no
+    # traceback (bench_compress prune-vww on an untrained MobileNetV1 whose activations died out).
+    ref = (micro_speech_dir / "micro_speech_quantized.tflite").read_bytes()
+    bad = _with_softmax_input_scale(ref, CONSTANT_LOGITS_SCALE)
+    want = r"^logits.tflite: TFLM cannot run this model: its SOFTMAX \(operator \d+\) has the input scale 7.84e-09, below"
+    with pytest.raises(ModelLoadError, match=want):
+        ModelRunner(bad, backend="tflm", name="logits.tflite")
+    with pytest.raises(ModelLoadError, match=want):
+        measure_arena(bad, name="logits.tflite")
+    # Just above the limit TFLM prepares and runs it: the check refuses what aborts, not more.
+    from tinymlkit.tflite_file import tflm_prepare_problem
+
+    edge = _with_softmax_input_scale(ref, 2.0 ** -26 * 1.001)
+    assert tflm_prepare_problem(edge) is None and tflm_prepare_problem(ref) is None
+    runner = ModelRunner(edge, backend="tflm", isolate=True)
+    assert runner.run_raw(np.zeros(runner.input_shape, dtype=np.int8)).shape == (4,)
+
+
+@needs_tflm
+def test_measure_arena_survives_a_model_that_crashes_tflm(monkeypatch: pytest.MonkeyPatch, micro_speech_dir: Path):
+    # Containment behind the check: with the check switched off, TFLM aborts on the first, full-size build;
+    # that build runs in a forked child, so the abort is an error here, not the end of this process.
+    from tinymlkit import runtime
+
+    monkeypatch.setattr(runtime, "require_tflm_can_prepare", lambda data, where: None)
+    bad = _with_softmax_input_scale((micro_speech_dir / "micro_speech_quantized.tflite").read_bytes(),
+                                    CONSTANT_LOGITS_SCALE)
+    with pytest.raises(ModelLoadError, match=r"^logits.tflite: the TFLM interpreter crashed \(SIGABRT\) building the "
+                                             r"model with a 4,194,304-byte arena: TFLM cannot run this model"):
+        measure_arena(bad, name="logits.tflite")
+
+
+def test_forked_probes_run_no_garbage_collection():
+    # A forked child holds the parent's objects without the threads behind them (TensorFlow's): a collection there
+    # ran a finalizer that crashed the child, which passed for a TFLM crash. Here a finalizer crashes any child.
+    import os
+    import signal
+
+    from tinymlkit.runtime import _answer_in_child, _bisect_in_children
+
+    parent = os.getpid()
+
+    class CrashesAChild:
+        def __del__(self) -> None:
+            if os.getpid() != parent:
+                os.kill(os.getpid(), signal.SIGSEGV)
+
+    def garbage_then_work(n: int) -> int:
+        cycle = CrashesAChild()
+        cycle.me = cycle  # only the collector frees it
+        del cycle
+        return len([[i] for i in range(20000)]) and n  # enough allocations to start a collection
+
+    assert _answer_in_child(lambda: garbage_then_work(7)) == 7
+    assert _bisect_in_children(lambda n: garbage_then_work(n) >= 5, 0, 64) == 5

@@ -8,7 +8,9 @@ compare, not as the answer.
 Native interpreters crash the whole process (SIGSEGV) on a damaged flatbuffer instead of raising.
 So every model is validated in full first (``tflite_file.validate_model``), and the first load of
 each model is tried in a child process: a crash there becomes a one-line ``ModelLoadError`` naming
-the file, and this process never loads a model that crashed one.
+the file, and this process never loads a model that crashed one. What TFLM is known to abort on in a
+valid model (``tflite_file.tflm_prepare_problem``) is refused in words before it gets that far, and
+``measure_arena`` runs TFLM in forked children only.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import numpy as np
 from .config import QuantParams
 from .errors import KitError
 from .tf_quiet import capture_stderr_fd
-from .tflite_file import ModelLoadError, model_name, prod, read_model_bytes, read_tflite
+from .tflite_file import ModelLoadError, model_name, prod, read_model_bytes, read_tflite, require_tflm_can_prepare
 
 __all__ = [
     "RuntimeUnavailable",
@@ -192,6 +194,8 @@ class ModelRunner:
         tm = read_tflite(self.model_bytes, self.name)  # full validation before any interpreter sees the bytes
         if self.backend == TFLM and not tflm_available():
             raise RuntimeUnavailable("the TFLM interpreter ('pip install tflite-micro', Linux x86_64) is not installed")
+        if self.backend == TFLM:
+            require_tflm_can_prepare(self.model_bytes, self.name)  # what TFLM would abort on, refused in words
         if isolate:
             probe_model(self.model_bytes, self.backend, self.name)
         if self.backend == TFLM:
@@ -310,6 +314,21 @@ _PROBE_CHILD_TIMEOUT_S = 120.0
 """Longest a forked arena probe may take (one TFLM allocate-and-invoke takes well under a second)."""
 
 
+def _in_forked_child() -> None:
+    """First thing a forked child does: no garbage collection, no crash report on the console.
+
+    The child inherits the parent's Python objects, TensorFlow's among them, without the threads behind
+    them; a garbage collection there can run a finalizer that calls into that runtime and crash the child
+    (seen: SIGSEGV while "Garbage-collecting" inside ``Interpreter.from_bytes``), which would pass for a
+    crash of TFLM. The child lives for a few probes, so what it leaves uncollected costs nothing.
+    """
+    import faulthandler
+    import gc
+
+    gc.disable()
+    faulthandler.disable()
+
+
 def _fits_in_child(fits: Any, size: int) -> bool:
     """``fits(size)`` in a forked child: a too-small arena that crashes TFLM counts as "does not fit".
 
@@ -327,9 +346,7 @@ def _fits_in_child(fits: Any, size: int) -> bool:
     if pid == 0:  # child: answer with the exit status, never return into the caller's code
         code = 3
         try:
-            import faulthandler
-
-            faulthandler.disable()  # a crash here is an answer ("too small"), not a report for the console
+            _in_forked_child()  # a crash here is an answer ("too small"), not a report for the console
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 2)
             code = 0 if fits(size)[0] else 1
@@ -379,9 +396,7 @@ def _bisect_in_children(allocates: Any, lo: int, hi: int) -> int:
             code = 3
             try:
                 os.close(r)
-                import faulthandler
-
-                faulthandler.disable()  # a crash here is an answer ("too small"), not a report for the console
+                _in_forked_child()  # a crash here is an answer ("too small"), not a report for the console
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, 1)
                 os.dup2(devnull, 2)
@@ -432,12 +447,79 @@ def _bisect_in_children(allocates: Any, lo: int, hi: int) -> int:
     return hi
 
 
+class _ChildCrashed(Exception):
+    """The forked child died by a signal (or gave no answer) instead of answering."""
+
+
+def _answer_in_child(call: Any) -> Any:
+    """``call()`` in a forked child, its JSON answer sent back through a pipe; a crash there is ``_ChildCrashed``.
+
+    For the first build of a model whose arena is not known yet: TFLM may abort or crash on it (see
+    ``tflite_file.tflm_prepare_problem``), and that must not take this process down. An exception in
+    the child comes back as ``ModelLoadError`` with its text. Costs a fork (about 15 ms with TensorFlow loaded).
+    """
+    if not hasattr(os, "fork"):
+        return call()
+    import select
+
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns on fork with threads
+        pid = os.fork()
+    if pid == 0:  # child: answer through the pipe, never return into the caller's code
+        code = 3
+        try:
+            os.close(r)
+            _in_forked_child()  # the parent reports a crash here in words
+            try:
+                answer = {"answer": call()}
+            except KitError as e:
+                answer = {"error": str(e)}
+            except Exception as e:  # noqa: BLE001 - sent to the parent, which reports it
+                answer = {"error": f"{type(e).__name__}: {e}"}
+            os.write(w, json.dumps(answer).encode())
+            code = 0
+        except BaseException:
+            code = 3
+        finally:
+            os._exit(code)
+    os.close(w)
+    buf = b""
+    deadline = time.monotonic() + _PROBE_CHILD_TIMEOUT_S
+    try:
+        while True:
+            ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise ModelLoadError(f"building the model on TFLM did not finish within {_PROBE_CHILD_TIMEOUT_S:.0f} s; "
+                                     "run the command again")
+            chunk = os.read(r, 65536)
+            if not chunk:
+                break
+            buf += chunk
+    finally:
+        os.close(r)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise _ChildCrashed(signal.Signals(os.WTERMSIG(status)).name)
+    try:
+        answer = json.loads(buf.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise _ChildCrashed(f"exit status {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status}") from None
+    if "error" in answer:
+        raise ModelLoadError(answer["error"])
+    return answer["answer"]
+
+
 def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 * 1024,
                   name: str | None = None) -> ArenaMeasurement:
     """Find the smallest arena with which the TFLM interpreter allocates and invokes the model.
 
-    Runs TFLM in this process: call it on a validated model the kit made, or use
-    ``inspect.measure_arena_isolated`` for a file from elsewhere. Kept per model for the process's life.
+    TFLM runs only in forked children (the first, full-size build too: a model TFLM aborts or crashes on
+    is a ``ModelLoadError`` here), after the full validation and the checks of what TFLM is known to abort
+    on (``tflite_file.require_tflm_can_prepare``). ``inspect.measure_arena_isolated`` runs all of it in a
+    fresh process, for a file from elsewhere. Kept per model for the process's life.
     """
     where = model_name(model, name)
     data = read_model_bytes(model, where)
@@ -445,6 +527,7 @@ def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 *
     if key in _arena_cache:
         return _arena_cache[key]
     read_tflite(data, where)
+    require_tflm_can_prepare(data, where)
     if not tflm_available():
         raise RuntimeUnavailable("measuring the arena needs the TFLM interpreter ('pip install tflite-micro', Linux x86_64)")
     from tflite_micro.python.tflite_micro import runtime as tflm
@@ -463,7 +546,11 @@ def measure_arena(model: bytes | str | os.PathLike[str], upper: int = 4 * 1024 *
                 raise ModelLoadError(f"{where}: TFLM could not read the model ({type(e).__name__}: {e})") from None
         return ok, ("" if ok else log.read_text(errors="replace"))
 
-    ok, text = fits(upper)
+    try:
+        ok, text = _answer_in_child(lambda: fits(upper))
+    except _ChildCrashed as e:
+        raise ModelLoadError(f"{where}: the TFLM interpreter crashed ({e}) building the model with a {upper:,}-byte "
+                             "arena: TFLM cannot run this model (the board would stop the same way)") from None
     if not ok:
         op = unsupported_op(text)
         if op:

@@ -14,7 +14,8 @@ from typing import Any
 from .errors import KitError
 
 __all__ = ["schema", "OpCode", "TensorInfo", "TfliteModel", "read_tflite", "ModelLoadError", "read_model_bytes",
-           "model_name", "validate_model", "prod", "config_mismatch", "require_model_fits_config", "MAX_MODEL_BYTES"]
+           "model_name", "validate_model", "prod", "config_mismatch", "require_model_fits_config", "MAX_MODEL_BYTES",
+           "SOFTMAX_MIN_INPUT_SCALE", "tflm_prepare_problem", "require_tflm_can_prepare"]
 
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 """Largest .tflite the kit reads: far beyond any microcontroller model, and bounded so a stray file is refused."""
@@ -252,6 +253,57 @@ def validate_model(data: bytes, where: str = "<model bytes>") -> None:
     except Exception as e:  # a damaged flatbuffer fails in many ways inside the generated reader
         raise ModelLoadError(f"{where}: the model's flatbuffer could not be read ({type(e).__name__}: {e}); "
                              "the file is damaged or not a model") from None
+
+
+SOFTMAX_MIN_INPUT_SCALE = 2.0 ** -26
+"""Smallest input scale (times beta) of an int8 SOFTMAX that TFLM prepares: below it TFLM aborts the program."""
+
+
+def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | None:
+    """Why TFLM would abort the program preparing this validated model, in words, or None.
+
+    TFLM checks some quantisation parameters with ``TFLITE_CHECK``, which calls ``abort()`` instead of
+    returning an error: the Python process dies with no traceback, the board stops in
+    ``AllocateTensors``. Checked here: an int8 (or uint8) SOFTMAX computes its input multiplier as
+    ``beta * input_scale * 2**26`` and requires it above 1 (``QuantizeMultiplierGreaterThanOne``).
+    The converter gives the logits such a tiny scale (about 7.8e-9) when they were the same on every
+    calibration example, e.g. an untrained model whose activations die out layer by layer.
+    """
+    s = schema()
+    m = s.Model.GetRootAsModel(data, 0)
+    quantised = {s.TensorType.INT8, s.TensorType.UINT8}
+    for g_i in range(m.SubgraphsLength()):
+        g = m.Subgraphs(g_i)
+        for o_i in range(g.OperatorsLength()):
+            op = g.Operators(o_i)
+            oc = m.OperatorCodes(op.OpcodeIndex())
+            if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) != s.BuiltinOperator.SOFTMAX or not op.InputsLength():
+                continue
+            t = g.Tensors(int(op.Inputs(0)))
+            q = t.Quantization()
+            if t.Type() not in quantised or q is None or not q.ScaleLength():
+                continue
+            beta = 0.0  # what TFLM's parser leaves when the options table is missing
+            if op.BuiltinOptionsType() == s.BuiltinOptions.SoftmaxOptions:
+                table = op.BuiltinOptions()
+                opts = s.SoftmaxOptions()
+                opts.Init(table.Bytes, table.Pos)
+                beta = float(opts.Beta())
+            scale = float(q.Scale(0))
+            if not beta * scale > SOFTMAX_MIN_INPUT_SCALE:
+                return (f"{where}: TFLM cannot run this model: its SOFTMAX (operator {o_i}) has the input scale {scale:.3g}"
+                        f"{f' with beta {beta:g}' if beta != 1.0 else ''}, below the 2^-26 (1.49e-08) its int8 kernel "
+                        f"accepts; TFLM aborts preparing it (on the board: a stop in AllocateTensors). The layer before it gave "
+                        "the same value for every calibration example (an untrained model, or activations that die "
+                        "out): train the model, or calibrate it on real inputs")
+    return None
+
+
+def require_tflm_can_prepare(data: bytes, where: str = "<model bytes>") -> None:
+    """A ``ModelLoadError`` when TFLM would abort preparing the model (see :func:`tflm_prepare_problem`)."""
+    problem = tflm_prepare_problem(data, where)
+    if problem:
+        raise ModelLoadError(problem)
 
 
 def read_tflite(model: bytes | str | os.PathLike[str], name: str | None = None) -> TfliteModel:
