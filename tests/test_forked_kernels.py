@@ -74,6 +74,25 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _start_kernel(srv: fk.KernelForkServer, cwd: Path):
+    """A kernel started by jupyter_client's KernelManager through the server's spec; (manager, forked kernel pid)."""
+    from jupyter_client.manager import KernelManager
+
+    saved = dict(os.environ)
+    os.environ.update(srv.kernel_env(dict(os.environ)))
+    try:
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=str(cwd))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    deadline = time.monotonic() + 30
+    while not _children(srv.process.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (kernel,) = _children(srv.process.pid)
+    return km, kernel
+
+
 @pytest.fixture
 def server():
     srv = fk.KernelForkServer(dict(os.environ), modules=("numpy",))
@@ -109,21 +128,8 @@ def test_interrupt_reaches_the_forked_kernel_and_a_killed_launcher_takes_it_down
     assert [o.get("ename") for o in nb.cells[1].outputs if o.get("output_type") == "error"] == ["KeyboardInterrupt"]
 
     # jupyter_client's last resort is SIGKILL on the process it started (the stand-in): the kernel goes too.
-    from jupyter_client.manager import KernelManager
-
-    saved = dict(os.environ)
-    os.environ.update(env)
+    km, kernel = _start_kernel(server, tmp_path)
     try:
-        km = KernelManager(kernel_name="python3")
-        km.start_kernel(cwd=str(tmp_path))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
-        deadline = time.monotonic() + 30
-        while not _children(server.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        (kernel,) = _children(server.process.pid)
         os.kill(km.provisioner.process.pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         while kernel in _children(server.process.pid) and time.monotonic() < deadline:
@@ -169,24 +175,11 @@ def test_the_stand_in_reports_the_kernels_exit_status(server, tmp_path):
 
 def test_kernels_end_with_their_server(tmp_path):
     """A server that dies takes its kernels with it (they watch it as a plain kernel watches its parent)."""
-    from jupyter_client.manager import KernelManager
-
     # ipykernel imported by the server, as in grading: it reads JPY_PARENT_PID at import, before any kernel exists.
     srv = fk.KernelForkServer(dict(os.environ), modules=("ipykernel.kernelapp",))
     assert srv.wait_ready(60)
-    saved = dict(os.environ)
-    os.environ.update(srv.kernel_env(dict(os.environ)))
+    km, kernel = _start_kernel(srv, tmp_path)
     try:
-        km = KernelManager(kernel_name="python3")
-        km.start_kernel(cwd=str(tmp_path))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    try:
-        deadline = time.monotonic() + 30
-        while not _children(srv.process.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        (kernel,) = _children(srv.process.pid)
         srv.process.kill()
         srv.process.wait()
         deadline = time.monotonic() + 15

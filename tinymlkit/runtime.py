@@ -373,6 +373,19 @@ def _fits_in_child(fits: Any, size: int) -> bool:
                          f"(child exit status {os.WEXITSTATUS(status) if os.WIFEXITED(status) else status})")
 
 
+def _read_from_child(r: int, pid: int, deadline: float, what: str) -> bytes:
+    """One read from a forked child's pipe (empty at its end); past ``deadline`` the child is killed and
+    ``ModelLoadError`` says that ``what`` did not finish."""
+    import select
+
+    ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise ModelLoadError(f"{what} did not finish within {_PROBE_CHILD_TIMEOUT_S:.0f} s; run the command again")
+    return os.read(r, 65536)
+
+
 def _bisect_in_children(allocates: Any, lo: int, hi: int) -> int:
     """Smallest ``n`` in (lo, hi] with ``allocates(n)`` true (``hi`` known to be), probed in forked children.
 
@@ -385,8 +398,6 @@ def _bisect_in_children(allocates: Any, lo: int, hi: int) -> int:
             mid = (lo + hi) // 2
             lo, hi = (lo, mid) if allocates(mid) else (mid, hi)
         return hi
-    import select
-
     while hi - lo > 1:
         r, w = os.pipe()
         with warnings.catch_warnings():
@@ -418,13 +429,7 @@ def _bisect_in_children(allocates: Any, lo: int, hi: int) -> int:
         deadline = time.monotonic() + _PROBE_CHILD_TIMEOUT_S
         try:
             while True:
-                ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
-                if not ready:
-                    os.kill(pid, signal.SIGKILL)
-                    os.waitpid(pid, 0)
-                    raise ModelLoadError(f"probing TFLM arenas did not finish within {_PROBE_CHILD_TIMEOUT_S:.0f} s; "
-                                         "run the command again")
-                chunk = os.read(r, 4096)
+                chunk = _read_from_child(r, pid, deadline, "probing TFLM arenas")
                 if not chunk:
                     break
                 buf += chunk
@@ -460,8 +465,6 @@ def _answer_in_child(call: Any) -> Any:
     """
     if not hasattr(os, "fork"):
         return call()
-    import select
-
     r, w = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # Python 3.12+ warns on fork with threads
@@ -488,13 +491,7 @@ def _answer_in_child(call: Any) -> Any:
     deadline = time.monotonic() + _PROBE_CHILD_TIMEOUT_S
     try:
         while True:
-            ready, _, _ = select.select([r], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                raise ModelLoadError(f"building the model on TFLM did not finish within {_PROBE_CHILD_TIMEOUT_S:.0f} s; "
-                                     "run the command again")
-            chunk = os.read(r, 65536)
+            chunk = _read_from_child(r, pid, deadline, "building the model on TFLM")
             if not chunk:
                 break
             buf += chunk
