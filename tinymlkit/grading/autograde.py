@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from ..tf_quiet import capture_stderr_fd
-from .env import nbgrader_env, run_nbgrader
 from . import forked_kernels
-from .forked_kernels import kernel_fork_server
+from .env import KERNEL_THREAD_VARIABLES, nbgrader_env, run_nbgrader
 from .tamper import tamper_report
 
 __all__ = ["GradeTask", "grade_task", "grade_task_in_worker", "warm_worker", "GRADE_TIMEOUT_S", "cache_folder",
@@ -72,12 +71,6 @@ class GradeTask:
     forked_kernels: bool = False
     """Start the graded kernel as a fork of this machine's kernel fork server, which has imported what the labs
     import (:mod:`tinymlkit.grading.forked_kernels`), instead of as a new Python process."""
-
-
-KERNEL_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
-                           "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
-"""The environment variables that cap a kernel's threads: TensorFlow and the BLAS/OpenMP/numba libraries read
-them when they start, so they are set in the kernel's environment, before its first import."""
 
 
 def kernel_thread_env(threads: int) -> dict[str, str]:
@@ -197,7 +190,7 @@ def warm_worker(forked_kernels_threads: int | None = None) -> None:
     """
     if forked_kernels_threads is not None and forked_kernels.SUPPORTED:
         # Waited for here, so this worker's first submission does not start an ordinary kernel meanwhile.
-        kernel_fork_server(grading_env(forked_kernels_threads)).wait_ready()
+        forked_kernels.kernel_fork_server(grading_env(forked_kernels_threads)).wait_ready()
     from .nbgrader_main import prepare
 
     prepare()
@@ -261,7 +254,7 @@ def grade_task(task: GradeTask, in_process: bool = False) -> dict[str, Any]:
             (sub_dir / "timestamp.txt").write_text(task.timestamp)
         env = grading_env(task.kernel_threads)
         if task.forked_kernels and forked_kernels.SUPPORTED:
-            env = kernel_fork_server(env).kernel_env(env)
+            env = forked_kernels.kernel_fork_server(env).kernel_env(env)
         if task.run_id:
             from .labs import CACHE_ENV
 

@@ -13,7 +13,12 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["python_bin_dir", "nbgrader_env", "nbgrader_command", "run_nbgrader"]
+__all__ = ["python_bin_dir", "nbgrader_env", "nbgrader_command", "run_nbgrader", "KERNEL_THREAD_VARIABLES"]
+
+KERNEL_THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                           "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+"""The environment variables that cap a kernel's threads: TensorFlow and the BLAS/OpenMP/numba libraries read
+them when they start, so they are set in the kernel's environment, before its first import."""
 
 
 def python_bin_dir() -> Path:

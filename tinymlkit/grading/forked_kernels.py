@@ -39,6 +39,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .env import KERNEL_THREAD_VARIABLES
+
 __all__ = ["PRELOAD", "IMPORT_TIME_VARIABLES", "SUPPORTED", "KernelForkServer", "kernel_fork_server",
            "stop_kernel_fork_server"]
 
@@ -46,9 +48,8 @@ PRELOAD = ("numpy", "scipy.signal", "scipy.stats", "librosa", "sklearn.metrics",
            "tensorflow", "keras", "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel")
 """Modules the server imports before the first kernel: what the labs import (a missing one is skipped)."""
 
-IMPORT_TIME_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
-                         "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "MPLBACKEND",
-                         "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "NUMBA_CACHE_DIR")
+IMPORT_TIME_VARIABLES = (*KERNEL_THREAD_VARIABLES, "MPLBACKEND", "TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS",
+                         "KERAS_BACKEND", "NUMBA_CACHE_DIR")
 """Environment variables the preloaded libraries read once, while they are imported: a server serves only
 kernels whose environment has the same values (another set starts another server)."""
 
