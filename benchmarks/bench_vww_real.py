@@ -82,6 +82,10 @@ def bench_roundtrip(photos: Path | None, base: Path | None) -> dict[str, Any]:
     agree = reference_agreement(keras_model, ref, x)
     print(f"accuracy: reference {m_ref['accuracy']:.3f} (balanced {m_ref['balanced_accuracy']:.3f});  kit "
           f"{m_kit['accuracy']:.3f} (balanced {m_kit['balanced_accuracy']:.3f});  n = {len(y)}")
+    diff = np.abs(p_ref - p_kit)
+    print(f"person score, kit vs reference: largest difference {diff.max():.4f}, mean {diff.mean():.4f}; "
+          f"decisions that differ: {int(np.sum(np.argmax(raw_ref, 1) != np.argmax(raw_kit, 1)))} of {len(y)} "
+          f"(one photo = {100 / len(y):.1f} points)")
     print(f"kit int8: {len(kit_bytes):,} bytes (reference {path.stat().st_size:,}), arena {arena:,} bytes (TFLM); "
           f"float Keras agrees with the int8 original on {agree['same_prediction']}/{agree['n']}")
     return {"photos": str(photos or SHARED_DATA / "people_smoke"), "n": len(y),
@@ -89,9 +93,14 @@ def bench_roundtrip(photos: Path | None, base: Path | None) -> dict[str, Any]:
             "kit_int8": {k: m_kit[k] for k in ("accuracy", "balanced_accuracy", "per_class", "confusion")},
             "accuracy_difference_points": round(100 * (m_kit["accuracy"] - m_ref["accuracy"]), 2),
             "predictions_that_differ": int(np.sum(np.argmax(raw_ref, 1) != np.argmax(raw_kit, 1))),
+            "person_score_difference": {"max": round(float(diff.max()), 4), "mean": round(float(diff.mean()), 4)},
             "kit_int8_bytes": len(kit_bytes), "reference_bytes": path.stat().st_size, "kit_arena_bytes": arena,
             "float_keras_vs_int8_original": agree, "per_photo": rows,
+            "one_photo_in_points": round(100 / len(y), 2),
+            # "Within 1 point of the original": read both ways. On ~55 photos one photo is ~1.8 points, so the
+            # two-sided reading only holds when no decision differs; the one-sided one asks that nothing is lost.
             "targets": {"within_1_point": abs(m_kit["accuracy"] - m_ref["accuracy"]) <= 0.01 + 1e-9,
+                        "not_below_reference_by_more_than_1_point": m_kit["accuracy"] >= m_ref["accuracy"] - 0.01 - 1e-9,
                         "int8_le_300KB": len(kit_bytes) <= 300 * 1024, "arena_le_100KB": arena <= 100 * 1024}}
 
 

@@ -93,6 +93,23 @@ def test_no_server_says_what_to_do(tmp_path):
         download_speech_commands(tmp_path / "sc", remote=remote, progress=False)
 
 
+def test_a_name_that_does_not_resolve_fails_at_once(tmp_path, monkeypatch, capsys):
+    """No network: one clear error, no retries, nothing left behind."""
+    import socket
+
+    calls = []
+
+    def no_dns(*args, **kwargs):
+        calls.append(args[0])
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(KitError, match=r"cannot reach files\.example\.org \(no network.*run the same command again"):
+        download(RemoteFile("http://files.example.org/a.zip", None, None), tmp_path / "a.zip", progress=False)
+    assert calls == ["files.example.org"] and "resuming" not in capsys.readouterr().err
+    assert not (tmp_path / "a.zip").exists()
+
+
 def _tar(members: dict[str, bytes]) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w:gz") as tar:

@@ -98,10 +98,22 @@ def register(sub: Any) -> None:
     ds = data_subparsers(sub)
     p = ds.add_parser("vww-coco", help="Visual Wake Words folders from COCO annotations and images",
                       description="Label COCO images person / non_person by the Visual Wake Words rule and write "
-                                  "OUT/person/ and OUT/non_person/ at the model input size.")
-    p.add_argument("--annotations", type=Path, required=True, help="COCO instances JSON, e.g. instances_train2014.json")
-    p.add_argument("--images", type=Path, required=True, help="folder of the COCO images, e.g. train2014/")
-    p.add_argument("--out", type=Path, required=True, help="dataset folder to write (re-runs resume)")
+                                  "OUT/person/ and OUT/non_person/ at the model input size. From local files "
+                                  "(--annotations and --images), or with --max-images N from the network: the "
+                                  "annotation zip once (253 MB, resumable, SHA-256 checked) and only N images "
+                                  "(half person), with per-image licences in OUT/attribution.csv.")
+    p.add_argument("--annotations", type=Path, help="COCO instances JSON, e.g. instances_train2014.json")
+    p.add_argument("--images", type=Path, help="folder of the COCO images, e.g. train2014/")
+    p.add_argument("--max-images", type=int, help="download this many images (half person) instead of reading "
+                                                  "local files")
+    p.add_argument("--split", default="val2014", choices=["val2014", "train2014"],
+                   help="with --max-images: the COCO 2014 split to draw from (default val2014)")
+    p.add_argument("--seed", type=int, default=0, help="with --max-images: which images are drawn (default 0)")
+    p.add_argument("--annotations-url", help="with --max-images: fetch the annotation zip from here instead "
+                                             "(no checksum check)")
+    p.add_argument("--images-url", help="with --max-images: fetch images from URL/SPLIT/FILE instead of COCO's server")
+    p.add_argument("--out", type=Path, help="dataset folder to write (re-runs resume; required with --annotations; "
+                                            "default with --max-images: datasets/vww/data/coco_SPLIT)")
     p.add_argument("--size", type=int, default=96, help="output width and height (default 96)")
     p.add_argument("--grayscale", action="store_true", help="write grayscale (default RGB; training converts)")
     p.add_argument("--min-area", type=_fraction, default=0.005,
@@ -190,13 +202,47 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _vww_coco(args: argparse.Namespace) -> int:
     from ..data.vww_coco import build_vww_folder
+    from ..errors import KitError
 
+    if args.max_images is not None:
+        if args.annotations is not None or args.images is not None:
+            raise KitError("--max-images downloads from COCO; give either it or --annotations and --images")
+        return _vww_coco_fetch(args)
+    missing = [f for f, v in (("--annotations", args.annotations), ("--images", args.images), ("--out", args.out))
+               if v is None]
+    if missing:
+        raise KitError(f"data vww-coco needs {', '.join(missing)} (local COCO files), or --max-images N to download "
+                       "N images")
     rep = build_vww_folder(args.annotations, args.images, args.out, args.size, args.size,
                            1 if args.grayscale else 3, args.min_area, args.area, not args.no_crowd, args.limit)
     for f, reason in rep.skipped:
         print(f"skipped: {reason}", file=sys.stderr)
     print(f"{rep.out_dir}: wrote {rep.written['person']} person and {rep.written['non_person']} non_person images"
           f" ({rep.already_there} already there, {len(rep.skipped)} skipped); rule and counts in vww_manifest.json")
+    return 0
+
+
+def _vww_coco_fetch(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from ..data.vww_coco_fetch import COCO_2014_ANNOTATIONS, fetch_vww_coco
+
+    remote = COCO_2014_ANNOTATIONS
+    if args.annotations_url:
+        remote = dataclasses.replace(remote, url=args.annotations_url, sha256=None, size=None)
+    if args.limit is not None:
+        from ..errors import KitError
+
+        raise KitError("--limit works on local files; with --max-images the number is --max-images")
+    rep = fetch_vww_coco(args.max_images, out=args.out, split=args.split, annotations=remote,
+                         images_url=args.images_url, size=args.size, channels=1 if args.grayscale else 3,
+                         min_area=args.min_area, area_source=args.area, include_crowd=not args.no_crowd,
+                         seed=args.seed)
+    for line in rep.failed:
+        print(f"skipped: {line}", file=sys.stderr)
+    print(f"{rep.out}: {rep.chosen['person']} person and {rep.chosen['non_person']} non_person images drawn from COCO "
+          f"{args.split} ({rep.downloaded} downloaded, {rep.already_there} already in {rep.cache}, {len(rep.failed)} "
+          f"failed); licences in {rep.out / 'attribution.csv'}")
     return 0
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import socket
 import sys
 import tarfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
@@ -84,6 +86,11 @@ def download(remote: RemoteFile, dest: str | os.PathLike[str], progress: bool = 
             last_error = e
             print(f"tinymlkit: {e}; starting the download anew", file=sys.stderr)
         except (urllib.error.URLError, OSError, TimeoutError) as e:
+            if isinstance(e, urllib.error.URLError) and isinstance(e.reason, socket.gaierror):
+                # The host name does not resolve: no network (or a typo). Retrying at once will not help.
+                raise KitError(f"{remote.url}: cannot reach {urllib.parse.urlsplit(remote.url).hostname} (no network, "
+                               f"or the name does not resolve: {e.reason.strerror or e.reason}). Connect and run the "
+                               "same command again; a partial download resumes") from None
             if isinstance(e, urllib.error.HTTPError) and e.code not in _RETRYABLE:
                 raise KitError(f"{remote.url}: the server answered {e.code} {e.reason}") from None
             if isinstance(e, OSError) and not isinstance(e, (urllib.error.URLError, TimeoutError, ConnectionError)) \

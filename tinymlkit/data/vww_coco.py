@@ -34,6 +34,9 @@ __all__ = [
     "load_coco",
     "vww_labels",
     "build_vww_folder",
+    "check_output_size",
+    "check_output_folder_for",
+    "file_name_inside",
 ]
 
 PERSON, NON_PERSON = "person", "non_person"
@@ -172,7 +175,7 @@ def vww_labels(coco: dict[str, Any], min_area: float = 0.005, area_source: str =
     return out
 
 
-def _inside(file_name: str) -> bool:
+def file_name_inside(file_name: str) -> bool:
     """True when a COCO file_name stays inside the images folder (no absolute path, drive or '..')."""
     if "\0" in file_name:
         return False
@@ -180,6 +183,21 @@ def _inside(file_name: str) -> bool:
         if pure.is_absolute() or pure.anchor or ".." in pure.parts:
             return False
     return True
+
+
+def check_output_size(width: int, height: int, channels: int) -> None:
+    """Refuse an output size the folder builder cannot write (before anything is downloaded or read)."""
+    for v, name in ((width, "width"), (height, "height")):
+        if isinstance(v, bool) or not isinstance(v, int) or not 8 <= v <= MAX_SIZE:
+            raise KitError(f"output {name} {v!r}: give 8 to {MAX_SIZE} pixels (--size)")
+    if channels not in (1, 3):
+        raise KitError(f"channels {channels!r}: 1 (grayscale) or 3 (RGB)")
+
+
+def check_output_folder_for(out_dir: Path, width: int, height: int, channels: int) -> None:
+    """Everything :func:`build_vww_folder` checks about its output before it starts, for callers that fetch first."""
+    check_output_size(width, height, channels)
+    _check_folder(Path(out_dir), [width, height, channels])
 
 
 def _check_folder(out_dir: Path, size: list[int]) -> None:
@@ -214,11 +232,7 @@ def build_vww_folder(annotations: str | os.PathLike[str], images_dir: str | os.P
     so no image is ever in both. ``out_dir`` must be new, empty, or made by the kit.
     """
     images_dir, out_dir = Path(images_dir), Path(out_dir)
-    for v, name in ((width, "width"), (height, "height")):
-        if isinstance(v, bool) or not isinstance(v, int) or not 8 <= v <= MAX_SIZE:
-            raise KitError(f"output {name} {v!r}: give 8 to {MAX_SIZE} pixels (--size)")
-    if channels not in (1, 3):
-        raise KitError(f"channels {channels!r}: 1 (grayscale) or 3 (RGB)")
+    check_output_size(width, height, channels)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise KitError(f"--limit {limit!r}: give a whole number of images, at least 1")
     if not images_dir.is_dir():
@@ -241,7 +255,7 @@ def build_vww_folder(annotations: str | os.PathLike[str], images_dir: str | os.P
         it = tqdm(items, desc="VWW from COCO", unit="img")
     targets: dict[str, str] = {}
     for item in it:
-        if not _inside(item.file_name):
+        if not file_name_inside(item.file_name):
             skipped.append((item.file_name, f"{printable(item.file_name)}: file_name points outside {images_dir} "
                                             "(absolute or '..'); not read"))
             continue
