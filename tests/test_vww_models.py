@@ -156,3 +156,55 @@ def test_imagenet_offline_says_what_to_do(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(WeightsError, match="alpha 0.25, 0.5, 0.75, 1.0 only"):
         imagenet_base_weights(mobilenet_v1_base((32, 32, 1), 0.3), 0.3)
     assert not cached.exists()
+
+
+def test_imagenet_weights_arrive_through_keras_own_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The network path, served from 127.0.0.1: keras.applications fetches the .h5, the kit loads it into its base.
+
+    The file served is a MobileNet alpha 0.25 with random weights saved in the legacy HDF5 layout that the real
+    ``mobilenet_2_5_224_tf_no_top.h5`` uses; Keras's download cache is pointed at tmp_path, so nothing lands in
+    the user's ~/.keras.
+    """
+    import functools
+    import http.server
+    import threading
+
+    import h5py
+    from keras.src.applications import mobilenet as keras_mobilenet
+    from keras.src.backend import config as kconfig
+    from keras.src.legacy.saving import legacy_h5_format
+
+    served = tmp_path / "served"
+    served.mkdir()
+    keras.utils.set_random_seed(3)
+    src = keras.applications.MobileNet(input_shape=(224, 224, 3), alpha=0.25, include_top=False, weights=None)
+    for layer in src.layers:  # batch norm starts at 0/1: give it values a wrong copy would show
+        layer.set_weights([np.random.default_rng(7).normal(0.5, 0.1, w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
+    with h5py.File(served / "mobilenet_2_5_224_tf_no_top.h5", "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, src)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(keras_mobilenet, "BASE_WEIGHT_PATH", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        (tmp_path / "keras_home").mkdir()  # Keras falls back to /tmp/.keras for a folder it cannot write
+        monkeypatch.setattr(kconfig, "_KERAS_DIR", str(tmp_path / "keras_home"))
+        model = mobilenet_v1((96, 96, 1), 2, 0.25)
+        assert load_base_weights(model, "imagenet", 0.25) == "ImageNet (keras.applications MobileNet alpha 0.25)"
+    finally:
+        httpd.shutdown()
+    assert (tmp_path / "keras_home" / "models" / "mobilenet_2_5_224_tf_no_top.h5").is_file()
+    theirs = {layer.name: layer for layer in src.layers}
+    checked = 0
+    for layer in get_base(model).layers:
+        if not layer.weights:
+            continue
+        want = [np.asarray(w) for w in theirs[layer.name].get_weights()]
+        if layer.name == "conv1":  # gray input: the RGB kernel summed over colour
+            want[0] = want[0].sum(axis=2, keepdims=True)
+        for a, b in zip(want, layer.get_weights()):
+            np.testing.assert_allclose(b, a, rtol=1e-6)
+        checked += 1
+    assert checked >= 27  # conv1 + its batch norm + 13 blocks of (depthwise, pointwise) with batch norms
