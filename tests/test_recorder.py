@@ -238,8 +238,12 @@ def _write_y4m(path, frames: int = 3) -> None:
 
 
 @pytest.mark.slow
-def test_page_takes_photos_from_a_fake_camera_end_to_end(tmp_path):
-    """Real Chromium, camera fed from a y4m file: the page snaps, the photos land, the loader reads them."""
+@pytest.mark.parametrize("max_side", [640, 320])
+def test_page_takes_photos_from_a_fake_camera_end_to_end(tmp_path, max_side):
+    """Real Chromium, camera fed from a y4m file: the page snaps, the photos land, the loader reads them.
+
+    At 640 the still is the camera's frame as it is; at 320 the page scales it down before sending.
+    """
     chrome, driver_path = _chromium()
     from PIL import Image
     from selenium import webdriver
@@ -258,7 +262,9 @@ def test_page_takes_photos_from_a_fake_camera_end_to_end(tmp_path):
                  "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                  f"--use-file-for-fake-video-capture={cam}", f"--user-data-dir={tmp_path / 'profile'}"):
         opts.add_argument(flag)
-    with PhotoServer(out, owner="feed01", takes=1) as server:
+    k = max_side / _W  # the page's scale
+    w, h = round(_W * k), round(_H * k)
+    with PhotoServer(out, owner="feed01", takes=1, max_side=max_side) as server:
         browser = webdriver.Chrome(service=Service(driver_path), options=opts)
         try:
             browser.set_page_load_timeout(60)
@@ -273,7 +279,7 @@ def test_page_takes_photos_from_a_fake_camera_end_to_end(tmp_path):
                 assert browser.find_element(By.ID, "hint").text  # what counts for this label
                 browser.find_element(By.ID, "snap").click()
                 wait.until(lambda b: not b.find_element(By.ID, "keep").get_property("disabled"))
-                assert body.get_attribute("data-still") == f"{_W}x{_H}"
+                assert body.get_attribute("data-still") == f"{w}x{h}"
                 if redo:  # a redo sends nothing
                     browser.find_element(By.ID, "redo").click()
                     assert browser.find_element(By.ID, "keep").get_property("disabled")
@@ -289,18 +295,19 @@ def test_page_takes_photos_from_a_fake_camera_end_to_end(tmp_path):
     assert files == ["non_person/feed01_0.png", "person/feed01_0.png"]
     for f in files:
         with Image.open(out / f) as img:
-            assert img.size == (_W, _H) and not img.getexif()
+            assert img.size == (w, h) and not img.getexif()
             a = np.asarray(img.convert("RGB")).astype(float)
         # The fed frame came through Chromium's camera, the canvas and the upload: the squares are where
         # they were drawn, the right colours, on a dark background.
         luma = a @ [0.299, 0.587, 0.114]
         rows, cols = np.nonzero(luma > 200)
-        assert abs(rows.mean() - 160) <= 3 and abs(cols.mean() - 480) <= 3, (rows.mean(), cols.mean())
-        assert len(rows) == pytest.approx(160 * 160, rel=0.1)
-        r, g, b = a[340:380, 120:160].reshape(-1, 3).mean(0)
+        assert abs(rows.mean() - 160 * k) <= 3 and abs(cols.mean() - 480 * k) <= 3, (rows.mean(), cols.mean())
+        assert len(rows) == pytest.approx((160 * k) ** 2, rel=0.15)
+        r, g, b = a[int(340 * k):int(380 * k), int(120 * k):int(160 * k)].reshape(-1, 3).mean(0)
         assert r > 180 and g < 60 and b < 60, (r, g, b)
-        background = np.ones((_H, _W), bool)
-        background[60:260, 380:580] = background[280:440, 60:220] = False
+        background = np.ones((h, w), bool)
+        for rows_, cols_ in ((slice(60, 260), slice(380, 580)), (slice(280, 440), slice(60, 220))):
+            background[int(rows_.start * k):int(rows_.stop * k), int(cols_.start * k):int(cols_.stop * k)] = False
         assert luma[background].mean() < 20
     from tinymlkit.pipelines.vww import load_real_photos
 

@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     p.add_argument("--speaker", help="speaker id in the file names (letters/digits; default: a new random id)")
     p.add_argument("--owner", help="with --photos: owner id starting the file names (letters/digits; "
                                    "default: a new random id)")
-    p.add_argument("--max-side", type=int_in(32, 4096), default=None,
+    p.add_argument("--max-side", type=int_in(32, 1920), default=None,
                    help="with --photos: longest side of a saved photo in pixels (default 640)")
     p.add_argument("--port", type=int_in(0, 65535), default=0, help="port on 127.0.0.1 (default: any free one)")
     p.add_argument("--no-browser", action="store_true", help="only print the address; do not open a browser")

@@ -26,7 +26,7 @@ from .photo_page import PHOTO_PAGE
 from .server import LocalServer, UploadRefused, check_speaker, check_word, new_speaker_id
 
 __all__ = ["PhotoSession", "PhotoServer", "PERSON_HINTS", "MAX_SIDE", "MAX_UPLOAD_BYTES", "MAX_UPLOAD_SIDE",
-           "DEFAULT_PHOTO_LABELS", "decode_upload", "check_owner"]
+           "MAX_SIDE_LIMIT", "DEFAULT_PHOTO_LABELS", "decode_upload", "check_owner"]
 
 DEFAULT_PHOTO_LABELS = ("person", "non_person")
 """Labels the page asks for by default (the person detector's folders), in the order it shows them."""
@@ -34,11 +34,15 @@ DEFAULT_PHOTO_LABELS = ("person", "non_person")
 MAX_SIDE = 640
 """Default longest side (pixels) of a saved photo; larger uploads are scaled down to it."""
 
+MAX_SIDE_LIMIT = 1920
+"""Largest ``max_side`` a session may ask for (a still that size still fits in MAX_UPLOAD_BYTES as a PNG)."""
+
 MAX_UPLOAD_SIDE = 4096
 """Largest width or height an upload may have; anything bigger is refused before it is decoded."""
 
-MAX_UPLOAD_BYTES = 8 * 1024 * 1024
-"""Largest upload (bytes) read at all; the page's own PNGs of a 640-pixel still are about 1 MB at most."""
+MAX_UPLOAD_BYTES = 16 * 1024 * 1024
+"""Largest upload (bytes) read at all: above the largest PNG of a MAX_SIDE_LIMIT still (1920 x 1920 RGBA,
+14.7 MB uncompressed); the page's PNGs of a 640-pixel still are about 1 MB at most."""
 
 PERSON_HINTS = {
     "person": "A person in view: you, or someone who agreed, whole or in part, near or far, in different "
@@ -174,7 +178,7 @@ class PhotoServer(LocalServer):
             raise KitError(f"--labels: {', '.join(dup)} given more than once")
         if takes < 1:
             raise KitError(f"--takes {takes}: give a positive number")
-        if not 32 <= max_side <= MAX_UPLOAD_SIDE:
-            raise KitError(f"--max-side {max_side}: give 32 to {MAX_UPLOAD_SIDE} pixels")
+        if not 32 <= max_side <= MAX_SIDE_LIMIT:
+            raise KitError(f"--max-side {max_side}: give 32 to {MAX_SIDE_LIMIT} pixels")
         session = PhotoSession(Path(out), labels, check_owner(owner or new_speaker_id()), takes, max_side)
         self._listen(session, port, verbose)
