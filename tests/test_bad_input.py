@@ -334,6 +334,16 @@ CASES: list[Case] = [
     Case("record-takes-0", ("record", "--out", "rec", "--takes", "0", "--no-browser"), "--takes"),
     Case("record-speaker-traversal", ("record", "--out", "rec", "--speaker", "../x", "--no-browser"), "--speaker"),
     Case("record-port-out-of-range", ("record", "--out", "rec", "--port", "70000", "--no-browser"), "--port"),
+    Case("record-photos-bad-label", ("record", "--photos", "--out", "rec", "--labels", "person,../x", "--no-browser"),
+         "label"),
+    Case("record-photos-owner-traversal", ("record", "--photos", "--out", "rec", "--owner", "../x", "--no-browser"),
+         "--owner"),
+    Case("record-photos-with-words", ("record", "--photos", "--out", "rec", "--words", "yes", "--no-browser"),
+         "--words"),
+    Case("record-labels-without-photos", ("record", "--out", "rec", "--labels", "person", "--no-browser"),
+         "--photos"),
+    Case("record-photos-max-side-tiny", ("record", "--photos", "--out", "rec", "--max-side", "4", "--no-browser"),
+         "--max-side"),
 
     # -- anomaly
     Case("anomaly-run-missing-data", ("anomaly", "run", "--data", "missing_dir", "--out", "run"), "missing_dir"),

@@ -1,6 +1,9 @@
-"""The local recorder: a small HTTP server on 127.0.0.1 that serves the page and saves kept takes.
+"""The local recorder: a small HTTP server on 127.0.0.1 that serves a page and saves what is kept.
 
-Takes land as ``OUT/WORD/SPEAKER_nohash_N.wav`` (16 kHz mono 16-bit, one second), the Speech Commands
+One server serves one session: keyword takes from the microphone (:class:`RecorderSession`, this
+module) or photos from the webcam (:class:`~tinymlkit.recorder.photos.PhotoSession`). The handler
+only knows a session's page, its endpoint and its ``save``; each session checks and writes its own
+files. Takes land as ``OUT/WORD/SPEAKER_nohash_N.wav`` (16 kHz mono 16-bit, one second), the Speech Commands
 layout the loaders read, written create-only and atomically (``tinymlkit.files.save_new_file``): a
 recording is never overwritten, and a stopped server leaves only whole files. The server listens on
 the loopback interface only and answers only requests addressed to it by that name (the Host and
@@ -13,9 +16,10 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
@@ -25,8 +29,8 @@ from ..errors import KitError
 from ..files import ensure_folder, save_new_file
 from .page import PAGE
 
-__all__ = ["RecorderSession", "RecorderServer", "new_speaker_id", "check_speaker", "check_word",
-           "SAMPLE_RATE", "CLIP_SAMPLES"]
+__all__ = ["RecorderSession", "RecorderServer", "LocalServer", "Session", "UploadRefused", "new_speaker_id",
+           "check_speaker", "check_word", "SAMPLE_RATE", "CLIP_SAMPLES", "HOST"]
 
 SAMPLE_RATE = 16000
 """Sample rate of every saved take."""
@@ -52,11 +56,40 @@ def check_speaker(speaker: str) -> str:
     return speaker
 
 
-def check_word(word: str) -> str:
-    """A keyword usable as a folder name; KitError otherwise."""
+def check_word(word: str, what: str = "word") -> str:
+    """A keyword (or photo label, ``what``) usable as a folder name; KitError otherwise."""
     if not _WORD.match(word):
-        raise KitError(f"word {word!r}: use lower-case letters, digits, '_' or '-' (it becomes a folder name)")
+        raise KitError(f"{what} {word!r}: use lower-case letters, digits, '_' or '-' (it becomes a folder name)")
     return word
+
+
+class UploadRefused(KitError):
+    """An upload the session will not write; ``status`` is the HTTP status the server answers with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Session(Protocol):
+    """What the server needs from a session (keyword takes or photos)."""
+
+    out: Path
+    page: str
+    endpoint: str
+    key: str
+
+    def describe(self) -> Mapping[str, Any]:
+        """The JSON the page asks for at start (names, counts, folder)."""
+
+    def check_length(self, length: int) -> None:
+        """Raise UploadRefused for a Content-Length the session will not read."""
+
+    def save(self, key: str, body: bytes) -> Path:
+        """Check and write one upload; UploadRefused/KitError for a bad one (nothing written)."""
+
+    def counts(self) -> dict[str, int]:
+        """Files saved so far per word or label."""
 
 
 @dataclasses.dataclass
@@ -73,6 +106,23 @@ class RecorderSession:
     """Takes wanted per word (the page moves on when a word has them; more can still be kept)."""
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False)
     """Serialises saves, so two quick clicks never pick the same number."""
+
+    page = PAGE
+    """The recorder page."""
+    endpoint = "/api/clip"
+    """Where the page posts a kept take."""
+    key = "word"
+    """Query parameter naming the word of a take."""
+
+    def describe(self) -> dict[str, Any]:
+        """Words, speaker, takes wanted, counts and folder, for the page."""
+        return {"words": list(self.words), "speaker": self.speaker, "takes": self.takes,
+                "counts": self.counts(), "out": str(self.out)}
+
+    def check_length(self, length: int) -> None:
+        """A take is exactly one second of 16-bit samples."""
+        if length != 2 * CLIP_SAMPLES:
+            raise UploadRefused(f"a take must be {2 * CLIP_SAMPLES} bytes, Content-Length says {length}")
 
     def numbers(self, word: str) -> list[int]:
         """Take numbers already saved for this word and speaker."""
@@ -142,15 +192,14 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         s = self.server.session
         if path in ("/", "/index.html"):
-            self._send(200, PAGE.encode(), "text/html; charset=utf-8")
+            self._send(200, s.page.encode(), "text/html; charset=utf-8")
         elif path == "/api/session":
-            self._json(200, {"words": list(s.words), "speaker": s.speaker, "takes": s.takes,
-                             "counts": s.counts(), "out": str(s.out)})
+            self._json(200, dict(s.describe()))
         else:
             self._json(404, {"error": f"no such page {path}"})
 
     def do_POST(self) -> None:  # noqa: N802
-        """Save one kept take."""
+        """Save one kept take or photo."""
         if not self._allowed():
             self._json(403, {"error": "the recorder answers only http://127.0.0.1 or http://localhost"})
             return
@@ -159,18 +208,25 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length", "-1"))
         except ValueError:
             length = -1
-        if url.path != "/api/clip":
+        session = self.server.session
+        if url.path != session.endpoint:
+            self.close_connection = True
             self._json(404, {"error": f"no such endpoint {url.path}"})
             return
-        if length != 2 * CLIP_SAMPLES:
-            # Read nothing more than a take: a bad length is refused before any large read.
+        try:
+            session.check_length(length)
+        except UploadRefused as e:
+            # Read nothing of a body the session does not want: a bad length is refused before any large read.
             self.close_connection = True
-            self._json(400, {"error": f"a take must be {2 * CLIP_SAMPLES} bytes, Content-Length says {length}"})
+            self._json(e.status, {"error": str(e)})
             return
         body = self.rfile.read(length)
-        word = parse_qs(url.query).get("word", [""])[0]
+        key = parse_qs(url.query).get(session.key, [""])[0]
         try:
-            path = self.server.session.save(word, body)
+            path = session.save(key, body)
+        except UploadRefused as e:
+            self._json(e.status, {"error": str(e)})
+            return
         except KitError as e:
             self._json(400, {"error": str(e)})
             return
@@ -185,27 +241,23 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, session: RecorderSession, port: int, verbose: bool) -> None:
+    def __init__(self, session: Session, port: int, verbose: bool) -> None:
         self.session, self.verbose, self.saved = session, verbose, []
         super().__init__((HOST, port), _Handler)
 
 
-class RecorderServer:
-    """Serve the recorder page for one session on 127.0.0.1; ``start()`` in a thread or ``serve_forever()``."""
+class LocalServer:
+    """Serve one session's page on 127.0.0.1; ``start()`` in a thread or ``serve_forever()``."""
 
-    def __init__(self, out: str | Path, words: tuple[str, ...] | list[str], speaker: str | None = None,
-                 takes: int = 10, port: int = 0, verbose: bool = False) -> None:
-        words = tuple(check_word(w) for w in words)
-        if not words:
-            raise KitError("give at least one word to record")
-        if takes < 1:
-            raise KitError(f"--takes {takes}: give a positive number")
-        out = Path(out)
+    session: Session
+
+    def _listen(self, session: Session, port: int, verbose: bool) -> None:
+        out = session.out
         if out.exists() and not out.is_dir():
             raise KitError(f"--out {out}: exists and is a file, not a folder")
-        self.session = RecorderSession(out, words, check_speaker(speaker or new_speaker_id()), takes)
+        self.session = session
         try:
-            self._server = _Server(self.session, port, verbose)
+            self._server = _Server(session, port, verbose)
         except OSError as e:
             raise KitError(f"--port {port}: cannot listen on {HOST} ({e.strerror or e}); choose another port "
                            "or 0 for any free one") from None
@@ -221,7 +273,7 @@ class RecorderServer:
         """Files saved by this server so far."""
         return list(self._server.saved)
 
-    def start(self) -> "RecorderServer":
+    def start(self) -> "LocalServer":
         """Serve in a background thread (for tests and notebooks)."""
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -241,8 +293,24 @@ class RecorderServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def __enter__(self) -> "RecorderServer":
+    def __enter__(self) -> "LocalServer":
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+class RecorderServer(LocalServer):
+    """Serve the keyword recorder page for one session on 127.0.0.1."""
+
+    session: RecorderSession
+
+    def __init__(self, out: str | Path, words: tuple[str, ...] | list[str], speaker: str | None = None,
+                 takes: int = 10, port: int = 0, verbose: bool = False) -> None:
+        words = tuple(check_word(w) for w in words)
+        if not words:
+            raise KitError("give at least one word to record")
+        if takes < 1:
+            raise KitError(f"--takes {takes}: give a positive number")
+        session = RecorderSession(Path(out), words, check_speaker(speaker or new_speaker_id()), takes)
+        self._listen(session, port, verbose)
