@@ -1,17 +1,16 @@
 """Anomaly detection: synthetic machine sounds, the DCASE loader and downloader, AUC, the run, the sketch files."""
 from __future__ import annotations
 
-import http.server
 import io
 import json
 import shutil
 import subprocess
-import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from local_site import LocalSite
 
 from tinymlkit.anomaly.scoring import choose_threshold, int8_window_error, partial_auc, roc_auc
 from tinymlkit.anomaly.features import frame_windows
@@ -82,48 +81,24 @@ def _dcase_zip(machine: str, extra: dict[str, bytes] | None = None) -> bytes:
     return buf.getvalue()
 
 
-class _ZipHandler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    hits: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        type(self).hits.append(self.path)
-        body = type(self).files.get(self.path)
-        if body is None:
-            self.send_response(404)
-            self.end_headers()
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def zip_server():
-    _ZipHandler.files, _ZipHandler.hits = {}, []
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _ZipHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _ZipHandler
-    httpd.shutdown()
+def site():
+    with LocalSite() as s:
+        yield s
 
 
-def test_download_real_set_layout_from_a_local_server(zip_server, tmp_path):
-    base, handler = zip_server
-    handler.files["/dev_data_fan.zip"] = _dcase_zip("fan")
-    sources = {"fan": RemoteFile(f"{base}/dev_data_fan.zip", None, None)}
+def test_download_real_set_layout_from_a_local_server(site, tmp_path):
+    site.files["/dev_data_fan.zip"] = _dcase_zip("fan")
+    sources = {"fan": RemoteFile(site.url("/dev_data_fan.zip"), None, None)}
     folder = download_machine_sounds("fan", tmp_path, sources=sources, progress=False)
     clips = list_machine_clips(folder)
     assert (len(clips.train), len(clips.test), sorted(clips.test_labels)) == (1, 2, [0, 1])
-    n = len(handler.hits)
+    n = len(site.hits)
     assert download_machine_sounds("fan", tmp_path, sources=sources, progress=False) == folder
-    assert len(handler.hits) == n  # already there: no request
+    assert len(site.hits) == n  # already there: no request
     with pytest.raises(KitError, match="unknown machine type"):
         download_machine_sounds("drill", tmp_path, sources=sources, progress=False)
-    missing = {"pump": RemoteFile(f"{base}/dev_data_pump.zip", None, None)}
+    missing = {"pump": RemoteFile(site.url("/dev_data_pump.zip"), None, None)}
     with pytest.raises(KitError, match="404"):
         download_machine_sounds("pump", tmp_path, sources=missing, progress=False)
 

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from local_site import LocalSite
 
 from tinymlkit.models.mobilenet import WeightsError
 from tinymlkit.models.person_detect_base import (PERSON_DETECT_ENV, PERSON_DETECT_SHA256, PersonDetectUnavailable,
@@ -114,43 +113,20 @@ def test_kit_int8_round_trip_scores_within_a_point_of_the_original(keras_model: 
 # Getting the file: local copy, environment variable, download from 127.0.0.1, offline message
 
 
-class _Files(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        body = type(self).files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        rng = self.headers.get("Range")
-        start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-        self.send_response(206 if rng else 200)
-        self.send_header("Content-Length", str(len(body) - start))
-        if rng:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.end_headers()
-        self.wfile.write(body[start:])
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
-def server():
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Files)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def site():
+    with LocalSite() as s:
+        yield s
 
 
-def test_download_from_upstream_address_checks_sha256(server: str, tmp_path: Path) -> None:
+def test_download_from_upstream_address_checks_sha256(site: LocalSite, tmp_path: Path) -> None:
     body = b"TFL3 stand-in bytes for the transfer test" * 100
-    _Files.files = {"/person_detect.tflite": body}
-    got = download_person_detect(tmp_path / "pd.tflite", url=f"{server}/person_detect.tflite",
+    site.files["/person_detect.tflite"] = body
+    got = download_person_detect(tmp_path / "pd.tflite", url=site.url("/person_detect.tflite"),
                                  sha256=hashlib.sha256(body).hexdigest(), progress=False)
     assert got.read_bytes() == body
     with pytest.raises(PersonDetectUnavailable, match="checksum mismatch"):
-        download_person_detect(tmp_path / "other.tflite", url=f"{server}/person_detect.tflite",
+        download_person_detect(tmp_path / "other.tflite", url=site.url("/person_detect.tflite"),
                                sha256=PERSON_DETECT_SHA256, progress=False)
     assert not (tmp_path / "other.tflite").exists()
 

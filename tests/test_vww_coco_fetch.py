@@ -4,15 +4,14 @@ from __future__ import annotations
 import csv
 import dataclasses
 import hashlib
-import http.server
 import io
 import json
-import threading
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from local_site import LocalSite
 from PIL import Image
 
 from tinymlkit.cli import main
@@ -51,55 +50,34 @@ def _coco(base: str) -> dict:
             "categories": [{"id": 1, "name": "person"}, {"id": 18, "name": "dog"}]}
 
 
-class _Server(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    got: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        type(self).got.append(self.path)
-        body = type(self).files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def coco_site():
     """COCO's two addresses on 127.0.0.1: the annotation zip and one file per image."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    site = LocalSite()
+    base = site.base
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("annotations/instances_val2014.json", json.dumps(_coco(base)))
         z.writestr("annotations/captions_val2014.json", "{}")
     zip_bytes = buf.getvalue()
-    _Server.files = {"/annotations/annotations_trainval2014.zip": zip_bytes,
-                     **{f"/val2014/COCO_val2014_{i:012d}.jpg": _jpeg(i) for i in range(1, N_IMAGES + 1)}}
-    _Server.got = []
+    site.files = {"/annotations/annotations_trainval2014.zip": zip_bytes,
+                  **{f"/val2014/COCO_val2014_{i:012d}.jpg": _jpeg(i) for i in range(1, N_IMAGES + 1)}}
     remote = RemoteFile(f"{base}/annotations/annotations_trainval2014.zip", hashlib.sha256(zip_bytes).hexdigest(),
                         len(zip_bytes))
-    yield base, remote
-    httpd.shutdown()
+    yield site, remote
+    site.close()
 
 
-def _image_requests() -> list[str]:
-    return [p for p in _Server.got if p.startswith("/val2014/")]
+def _image_requests(site: LocalSite) -> list[str]:
+    return [p for p in site.hits if p.startswith("/val2014/")]
 
 
 def test_fetches_only_n_images_half_person_without_metadata(coco_site, tmp_path: Path) -> None:
-    base, remote = coco_site
+    site, remote = coco_site
     rep = fetch_vww_coco(4, out=tmp_path / "vww", cache=tmp_path / "cache", annotations=remote, size=32,
                          progress=False)
     assert rep.chosen == {"person": 2, "non_person": 2} and rep.downloaded == 4 and not rep.failed
-    assert len(_image_requests()) == 4  # only the drawn images were fetched, not all 12
+    assert len(_image_requests(site)) == 4  # only the drawn images were fetched, not all 12
     person = sorted((tmp_path / "vww" / "person").glob("*.png"))
     others = sorted((tmp_path / "vww" / "non_person").glob("*.png"))
     assert len(person) == 2 and len(others) == 2
@@ -122,14 +100,14 @@ def test_fetches_only_n_images_half_person_without_metadata(coco_site, tmp_path:
 
 
 def test_rerun_resumes_and_more_images_keep_the_first_ones(coco_site, tmp_path: Path) -> None:
-    base, remote = coco_site
+    site, remote = coco_site
     kw = dict(out=tmp_path / "vww", cache=tmp_path / "cache", annotations=remote, size=32, progress=False)
     fetch_vww_coco(4, **kw)
     first = {p.name for p in (tmp_path / "vww").rglob("*.png")}
-    zips = [p for p in _Server.got if p.endswith(".zip")]
+    zips = [p for p in site.hits if p.endswith(".zip")]
     again = fetch_vww_coco(4, **kw)
     assert again.downloaded == 0 and again.already_there == 4
-    assert [p for p in _Server.got if p.endswith(".zip")] == zips  # the zip is not fetched twice
+    assert [p for p in site.hits if p.endswith(".zip")] == zips  # the zip is not fetched twice
     # A damaged cached image is noticed by its checksum and fetched again.
     cached = sorted((tmp_path / "cache" / "val2014").glob("*.jpg"))[0]
     cached.write_bytes(cached.read_bytes()[:100])
@@ -141,11 +119,12 @@ def test_rerun_resumes_and_more_images_keep_the_first_ones(coco_site, tmp_path: 
 
 
 def test_one_bad_image_never_loses_the_batch(coco_site, tmp_path: Path) -> None:
-    base, remote = coco_site
+    site, remote = coco_site
+    base = site.base
     drawn = choose_balanced(vww_labels(_coco(base)), 6, seed=0)
     missing, html = drawn[0].file_name, drawn[1].file_name
-    del _Server.files[f"/val2014/{missing}"]  # 404
-    _Server.files[f"/val2014/{html}"] = b"<html>rate limited</html>"  # a page, not an image
+    del site.files[f"/val2014/{missing}"]  # 404
+    site.files[f"/val2014/{html}"] = b"<html>rate limited</html>"  # a page, not an image
     rep = fetch_vww_coco(6, out=tmp_path / "vww", cache=tmp_path / "cache", annotations=remote, size=32,
                          progress=False)
     assert rep.downloaded == 4 and len(rep.failed) == 2
@@ -156,7 +135,7 @@ def test_one_bad_image_never_loses_the_batch(coco_site, tmp_path: Path) -> None:
 
 
 def test_bad_archive_and_bad_arguments_are_one_clear_error(coco_site, tmp_path: Path) -> None:
-    base, remote = coco_site
+    site, remote = coco_site
     wrong = dataclasses.replace(remote, sha256="0" * 64)
     with pytest.raises(KitError, match="checksum mismatch"):
         fetch_vww_coco(4, out=tmp_path / "a", cache=tmp_path / "c1", annotations=wrong, progress=False)
@@ -174,7 +153,8 @@ def test_bad_archive_and_bad_arguments_are_one_clear_error(coco_site, tmp_path: 
 
 def test_command_line(coco_site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                       capsys: pytest.CaptureFixture[str]) -> None:
-    base, remote = coco_site
+    site, remote = coco_site
+    base = site.base
     monkeypatch.setenv("TINYMLKIT_DATA", str(tmp_path / "data"))
     rc = main(["data", "vww-coco", "--max-images", "4", "--annotations-url", remote.url, "--images-url", base,
                "--size", "24", "--grayscale"])

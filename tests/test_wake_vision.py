@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import csv
-import http.server
 import io
 import json
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
+from local_site import LocalSite
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow reads the parquet shards (pip install pyarrow)")
 import pyarrow.parquet as pq  # noqa: E402
@@ -41,40 +40,11 @@ def _shard(rows: list[tuple[str, int, bytes]]) -> bytes:
     return buf.getvalue()
 
 
-class _Server(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    ranges: list[str] = []
-
-    def do_GET(self):  # noqa: N802 - http.server's naming
-        body = type(self).files.get(self.path)
-        if body is None:
-            self.send_error(404)
-            return
-        rng = self.headers.get("Range")
-        if rng:
-            type(self).ranges.append(rng)
-            lo, hi = rng.split("=")[1].split("-")
-            lo, hi = int(lo), min(int(hi or len(body) - 1), len(body) - 1)
-            part = body[lo:hi + 1]
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {lo}-{hi}/{len(body)}")
-        else:
-            part = body
-            self.send_response(200)
-        self.send_header("Content-Length", str(len(part)))
-        self.end_headers()
-        self.wfile.write(part)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def hub():
     """Two shards of 24 rows each (person every third row) and a listing that names them, on 127.0.0.1."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    site = LocalSite()
+    base = site.base
     shards = {}
     for s in range(2):
         rows = [(f"{s:02d}{i:04d}abcdef.jpg", int(i % 3 == 0), _jpeg(s * 100 + i, int(i % 3 == 0))) for i in range(24)]
@@ -82,10 +52,9 @@ def hub():
     listing = {"parquet_files": [{"dataset": "Harvard-Edge/Wake-Vision", "config": "default", "split": "validation",
                                   "url": base + path, "filename": path.rsplit("/", 1)[1], "size": len(body)}
                                  for path, body in shards.items()]}
-    _Server.files = {**shards, "/listing": json.dumps(listing).encode()}
-    _Server.ranges = []
+    site.files = {**shards, "/listing": json.dumps(listing).encode()}
     yield base, shards
-    httpd.shutdown()
+    site.close()
 
 
 def test_fetches_only_n_images_balanced_without_metadata(hub, tmp_path: Path) -> None:
