@@ -1,6 +1,7 @@
 """Make it mine: how many of a speaker's own clips per word it takes to adapt a keyword model to that speaker.
 
-    python benchmarks/bench_kws_mine.py [--base RUN] [--speakers 6] [--k 1,3] [--epochs 10] [--seed 1234] [--tag T]
+    python benchmarks/bench_kws_mine.py [--base RUN] [--speakers 6] [--k 1,3] [--epochs 10] [--seed 1234]
+                                        [--repeat R] [--control] [--tag T]
 
 The stand-in for "a learner records their own keywords": a real speaker of ../shared's Speech Commands
 test clips who has at least 5 clips of "yes" and of "no". For each such speaker and each k:
@@ -14,6 +15,11 @@ test clips who has at least 5 clips of "yes" and of "no". For each such speaker 
 
 Base and fine-tuned are scored on the same held-out clips of that speaker: balanced accuracy over
 yes/no/unknown, yes and no recall, unknown false accepts. Medians over speakers per k.
+
+Levers: ``--repeat R`` puts each own clip R times into ``mine`` (each copy is perturbed on its own), so a
+few own clips weigh more among the thousands of base clips. ``--control`` also fine-tunes on the base
+data alone (no own clip, same epochs) and scores it on the same held-out clips: how much of the gain is
+the speaker's own clips and how much is only more training.
 Writes benchmarks/results/kws_mine[_TAG].json.
 """
 from __future__ import annotations
@@ -43,12 +49,14 @@ def _speaker_clips(data: Path) -> dict[str, dict[str, list[Path]]]:
     return out
 
 
-def _link(files: list[Path], folder: Path) -> None:
-    """Symlink clips into a folder; another word's clip gets the WORD_ prefix '_unknown_' clips carry."""
+def _link(files: list[Path], folder: Path, repeat: int = 1) -> None:
+    """Symlink clips into a folder (``repeat`` links each); another word's clip gets the WORD_ prefix
+    '_unknown_' clips carry."""
     folder.mkdir(parents=True, exist_ok=True)
     for f in files:
         name = f.name if f.parent.name in ("_unknown_", folder.name) else f"{f.parent.name}_{f.name}"
-        (folder / name).symlink_to(f)
+        for r in range(repeat):
+            (folder / (name if r == 0 else f"{Path(name).stem}_copy{r}.wav")).symlink_to(f)
 
 
 def _short(m: dict) -> dict:
@@ -66,6 +74,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10, help="fine-tuning epochs (early stopping on validation)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=1, help="links of each own clip in the fine-tuning data")
+    ap.add_argument("--control", action="store_true",
+                    help="also fine-tune on the base data alone (no own clip) and score it the same way")
     ap.add_argument("--tag", default="")
     args = ap.parse_args()
     data = SHARED_DATA / "speech_commands_v0.02_test_dev"
@@ -86,6 +97,7 @@ def main() -> None:
                                                              threads=args.threads)
         base_s = round(time.perf_counter() - t0, 1)
         labels, audio = base.config.labels, base.config.audio
+        base_roots = [Path(r) for r in base.metrics["task"]["data_roots"]]
         print(f"base: {base.metrics['trained_on']} ({base_s} s)", flush=True)
         rows = []
         for speaker in eligible:
@@ -95,7 +107,7 @@ def main() -> None:
                 run_dir = tmp / f"{speaker}_k{k}"
                 mine, held = run_dir / "mine", run_dir / "held"
                 for w in WORDS:
-                    _link(clips[w][:k], mine / w)
+                    _link(clips[w][:k], mine / w, args.repeat)
                     _link(clips[w][k:], held / w)
                 _link(others, held / "_unknown_")
                 before = score_folder(base.out / "model_int8.tflite", held, labels, audio)
@@ -106,12 +118,18 @@ def main() -> None:
                 row = {"speaker": speaker, "k": k, "held_out": before["support"], "before": _short(before),
                        "after": _short(after), "fine_tune_s": round(time.perf_counter() - t1, 1),
                        "training_examples": tuned.metrics["task"]["training_examples"]}
+                if args.control:
+                    ctrl = run_kws(run_dir / "control", data=base_roots, init=base.out, epochs=args.epochs,
+                                   seed=args.seed, progress=False, threads=args.threads)
+                    row["control"] = _short(score_folder(ctrl.out / "model_int8.tflite", held, labels, audio))
                 rows.append(row)
                 print(f"speaker {speaker} k={k}: balanced {before['balanced_accuracy']:.3f} -> "
                       f"{after['balanced_accuracy']:.3f}; yes {before['per_class']['yes']:.2f} -> "
                       f"{after['per_class']['yes']:.2f}, no {before['per_class']['no']:.2f} -> "
                       f"{after['per_class']['no']:.2f}, unknown {before['per_class']['unknown']} -> "
-                      f"{after['per_class']['unknown']} ({row['fine_tune_s']} s)", flush=True)
+                      f"{after['per_class']['unknown']} ({row['fine_tune_s']} s)"
+                      + (f"; base data alone: {row['control']['balanced_accuracy']:.3f}" if args.control else ""),
+                      flush=True)
     summary = {}
     for k in ks:
         sel = [r for r in rows if r["k"] == k]
@@ -121,11 +139,12 @@ def main() -> None:
             return round(statistics.median(vals), 4) if vals else None
 
         summary[str(k)] = {w: {key: med(w, key) for key in ("balanced_accuracy", "yes", "no", "unknown")}
-                           for w in ("before", "after")}
+                           for w in ("before", "after") + (("control",) if args.control else ())}
         s = summary[str(k)]
         print(f"k={k} own clips per word, median over {len(sel)} speakers: balanced {s['before']['balanced_accuracy']} "
               f"-> {s['after']['balanced_accuracy']}; yes {s['before']['yes']} -> {s['after']['yes']}; no "
-              f"{s['before']['no']} -> {s['after']['no']}; unknown {s['before']['unknown']} -> {s['after']['unknown']}")
+              f"{s['before']['no']} -> {s['after']['no']}; unknown {s['before']['unknown']} -> {s['after']['unknown']}"
+              + (f"; base data alone {s['control']['balanced_accuracy']}" if args.control else ""))
     write("kws_mine" + (f"_{args.tag}" if args.tag else ""), {
         "data": str(data), "base": base.metrics["trained_on"], "base_seconds": base_s, "settings": vars(args) | {
             "base": str(args.base) if args.base else None}, "speakers": eligible, "median_by_k": summary, "rows": rows})
