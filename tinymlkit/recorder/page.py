@@ -1,12 +1,14 @@
 """The recorder's web page (HTML, CSS and JavaScript in one string, so it ships inside the package)."""
 from __future__ import annotations
 
+from .page_script import with_shared_script
+
 __all__ = ["PAGE"]
 
 # The page asks the server for the session (words, speaker, counts), records one second from the
 # microphone with the Web Audio API, resamples it to 16 kHz with an OfflineAudioContext (the browser's
 # own band-limited resampler), draws the waveform, and on "Keep" posts the 16-bit samples.
-PAGE = r"""<!doctype html>
+PAGE = with_shared_script(r"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -41,13 +43,7 @@ Files go to <code id="out"></code>.</p>
 "use strict";
 const RATE = 16000, SECONDS = 1.0;
 let session = null, wordIndex = 0, take = null, busy = false;
-const $ = (id) => document.getElementById(id);
-
-function say(text, isError) {
-  $("status").textContent = text;
-  $("status").className = isError ? "err" : "";
-  document.body.dataset.state = text;
-}
+/* tinymlkit: shared script */
 
 async function loadSession() {
   const r = await fetch("/api/session");
@@ -59,28 +55,13 @@ async function loadSession() {
 }
 
 function nextWord(step) {
-  const words = session.words;
-  for (let i = 0; i < words.length; i++) {
-    wordIndex = (wordIndex + step + words.length) % words.length;
-    step = 1;
-    if (session.counts[words[wordIndex]] < session.takes) break;
-  }
-  $("word").textContent = words[wordIndex];
-  document.body.dataset.word = words[wordIndex];
+  wordIndex = nextShort(session.words, wordIndex, step);
+  $("word").textContent = session.words[wordIndex];
+  document.body.dataset.word = session.words[wordIndex];
 }
 
 function drawCounts() {
-  const t = $("counts");
-  t.innerHTML = "<tr><th>word</th><th>kept</th><th>wanted</th></tr>";
-  for (const w of session.words) {
-    const row = t.insertRow();
-    row.insertCell().textContent = w;
-    row.insertCell().textContent = session.counts[w];
-    row.insertCell().textContent = session.takes;
-  }
-  const done = session.words.every((w) => session.counts[w] >= session.takes);
-  document.body.dataset.done = done ? "yes" : "no";
-  if (done) say("All takes recorded. You can close this page (and stop the server with Ctrl-C).");
+  drawCountTable(session.words, "word", "All takes recorded. You can close this page (and stop the server with Ctrl-C).");
 }
 
 function drawWave(samples) {
@@ -187,4 +168,4 @@ loadSession().catch((e) => say("The recorder server did not answer: " + e, true)
 </script>
 </body>
 </html>
-"""
+""")

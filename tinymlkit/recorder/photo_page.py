@@ -1,6 +1,8 @@
 """The photo page (HTML, CSS and JavaScript in one string, so it ships inside the package)."""
 from __future__ import annotations
 
+from .page_script import with_shared_script
+
 __all__ = ["PHOTO_PAGE"]
 
 # The page asks the server for the session (labels, what counts for each, owner, counts), shows the
@@ -8,7 +10,7 @@ __all__ = ["PHOTO_PAGE"]
 # still is shown beside the preview; "Keep" posts it as a PNG (pixels only: a canvas carries no EXIF),
 # "Redo" throws it away without sending anything. The preview is not mirrored, so the still shows the
 # room as the camera (and later the model) sees it.
-PHOTO_PAGE = r"""<!doctype html>
+PHOTO_PAGE = with_shared_script(r"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -54,13 +56,7 @@ it or <b>Redo</b> it. Owner id: <code id="owner"></code>.</p>
 <script>
 "use strict";
 let session = null, labelIndex = 0, still = false, stream = null;
-const $ = (id) => document.getElementById(id);
-
-function say(text, isError) {
-  $("status").textContent = text;
-  $("status").className = isError ? "err" : "";
-  document.body.dataset.state = text;
-}
+/* tinymlkit: shared script */
 
 async function loadSession() {
   const r = await fetch("/api/session");
@@ -93,30 +89,15 @@ async function startCamera() {
 }
 
 function nextLabel(step) {
-  const labels = session.labels;
-  for (let i = 0; i < labels.length; i++) {
-    labelIndex = (labelIndex + step + labels.length) % labels.length;
-    step = 1;
-    if (session.counts[labels[labelIndex]] < session.takes) break;
-  }
-  const label = labels[labelIndex];
+  labelIndex = nextShort(session.labels, labelIndex, step);
+  const label = session.labels[labelIndex];
   $("label").textContent = label.replace(/_/g, " ");
   $("hint").textContent = session.hints[label];
   document.body.dataset.label = label;
 }
 
 function drawCounts() {
-  const t = $("counts");
-  t.innerHTML = "<tr><th>label</th><th>kept</th><th>wanted</th></tr>";
-  for (const lab of session.labels) {
-    const row = t.insertRow();
-    row.insertCell().textContent = lab;
-    row.insertCell().textContent = session.counts[lab];
-    row.insertCell().textContent = session.takes;
-  }
-  const done = session.labels.every((lab) => session.counts[lab] >= session.takes);
-  document.body.dataset.done = done ? "yes" : "no";
-  if (done) say("All photos taken. You can close this page (and stop the server with Ctrl-C).");
+  drawCountTable(session.labels, "label", "All photos taken. You can close this page (and stop the server with Ctrl-C).");
 }
 
 $("snap").onclick = () => {
@@ -179,4 +160,4 @@ loadSession().catch((e) => say("The photo server did not answer: " + e, true));
 </script>
 </body>
 </html>
-"""
+""")
