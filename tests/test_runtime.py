@@ -169,6 +169,109 @@ def test_measure_arena_survives_a_model_that_crashes_tflm(monkeypatch: pytest.Mo
         measure_arena(bad, name="logits.tflite")
 
 
+@pytest.fixture(scope="module")
+def add_sub_model() -> bytes:
+    """A small int8 model with an ADD and a SUB of two branches, made by the kit's converter."""
+    import keras
+
+    from tinymlkit.convert import to_int8_tflite
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8,))
+    a, b, c, d = (keras.layers.Dense(4)(inp) for _ in range(4))  # no tensor shared by the ADD and the SUB
+    # (no Concatenate: TFLM's int8 concatenation needs one scale for all inputs, which the converter does not give)
+    both = keras.layers.Add()([keras.layers.Dense(4)(keras.layers.Add()([a, b])),
+                               keras.layers.Dense(4)(keras.layers.Subtract()([c, d]))])
+    model = keras.Model(inp, keras.layers.Dense(2, activation="softmax")(both))
+    return to_int8_tflite(model, np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32))
+
+
+def _elementwise_scales(data: bytes, op_name: str) -> tuple[list[int], float, float, float]:
+    """The op's (input, input, output) tensor indices and their scales."""
+    s = schema()
+    m = s.Model.GetRootAsModel(data, 0)
+    g = m.Subgraphs(0)
+    code = getattr(s.BuiltinOperator, op_name)
+    for i in range(g.OperatorsLength()):
+        op = g.Operators(i)
+        oc = m.OperatorCodes(op.OpcodeIndex())
+        if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) == code:
+            idx = [int(op.Inputs(0)), int(op.Inputs(1)), int(op.Outputs(0))]
+            return (idx, *(float(g.Tensors(j).Quantization().Scale(0)) for j in idx))  # type: ignore[return-value]
+    raise AssertionError(f"no {op_name} in the model")
+
+
+def _with_tensor_scale(data: bytes, tensor: int, scale: float) -> bytes:
+    import flatbuffers
+    s = schema()
+    m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
+    m.subgraphs[0].tensors[tensor].quantization.scale = [scale]
+    b = flatbuffers.Builder(len(data) + 1024)
+    b.Finish(m.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def _tflm_build_in_child(data: bytes) -> str:
+    """Build and run the model on TFLM in a forked child with no check first: 'ran', or how the child died."""
+    from tinymlkit.runtime import _answer_in_child, _ChildCrashed
+
+    def build() -> bool:
+        from tflite_micro.python.tflite_micro import runtime as tflm
+        it = tflm.Interpreter.from_bytes(data, arena_size=64 * 1024)
+        it.set_input(np.zeros((1, 8), dtype=np.int8), 0)
+        it.invoke()
+        return True
+
+    try:
+        _answer_in_child(build)
+    except _ChildCrashed as e:
+        return str(e)
+    return "ran"
+
+
+@needs_tflm
+@pytest.mark.parametrize("op_name", ["ADD", "SUB"])
+def test_add_and_sub_scales_tflm_aborts_on_are_refused_in_words(add_sub_model: bytes, op_name: str):
+    # TFLM's quantised ADD/SUB pass s_i / (2 max(s1, s2)) and 2 max(s1, s2) / (2^20 s_out) to
+    # QuantizeMultiplierSmallerThanOneExp, whose TFLITE_CHECKs abort() unless each is in (0, 1).
+    from tinymlkit.tflite_file import tflm_prepare_problem
+
+    assert tflm_prepare_problem(add_sub_model) is None and _tflm_build_in_child(add_sub_model) == "ran"
+    (i1, i2, out), s1, s2, s_out = _elementwise_scales(add_sub_model, op_name)
+    limit = 2 * max(s1, s2) / 2 ** 20  # the output scale must stay above this
+    aborting = {"output scale below the limit": _with_tensor_scale(add_sub_model, out, limit * 0.99),
+                "output scale 0": _with_tensor_scale(add_sub_model, out, 0.0),
+                "an input scale 0": _with_tensor_scale(add_sub_model, i1, 0.0),
+                "an input scale negative": _with_tensor_scale(add_sub_model, i2, -s2)}
+    for what, bad in aborting.items():
+        assert _tflm_build_in_child(bad) == "SIGABRT", what  # the check below refuses a real abort
+        want = rf"^sum.tflite: TFLM cannot run this model: its {op_name} \(operator \d+\) has the input scales"
+        with pytest.raises(ModelLoadError, match=want):
+            ModelRunner(bad, backend="tflm", name="sum.tflite")
+        with pytest.raises(ModelLoadError, match=want):
+            measure_arena(bad, name="sum.tflite")
+    # Just inside the limit TFLM prepares and runs it: the check refuses what aborts, not more.
+    edge = _with_tensor_scale(add_sub_model, out, limit * 1.01)
+    assert tflm_prepare_problem(edge) is None and _tflm_build_in_child(edge) == "ran"
+    assert ModelRunner(edge, backend="tflm").run_raw(np.zeros((1, 8), dtype=np.int8)).shape == (2,)
+
+
+@needs_tflm
+def test_model_runner_contains_a_tflm_crash_on_bytes_it_was_given(monkeypatch: pytest.MonkeyPatch,
+                                                                  add_sub_model: bytes):
+    # Containment behind the checks: with them switched off, TFLM aborts building the model; bytes made in
+    # this process are built first in a forked child, so the abort is an error here, not the end of this process.
+    from tinymlkit import runtime
+
+    monkeypatch.setattr(runtime, "require_tflm_can_prepare", lambda data, where: None)
+    (_, _, out), *_ = _elementwise_scales(add_sub_model, "ADD")
+    bad = _with_tensor_scale(add_sub_model, out, 0.0)
+    with pytest.raises(ModelLoadError, match=r"^sum.tflite: the TFLM interpreter crashed \(SIGABRT\) preparing or "
+                                             r"running the model: TFLM cannot run this model"):
+        ModelRunner(bad, backend="tflm", name="sum.tflite")
+    assert ModelRunner(add_sub_model, backend="tflm").run_raw(np.zeros((1, 8), dtype=np.int8)).shape == (2,)
+
+
 def test_forked_probes_run_no_garbage_collection():
     # A forked child holds the parent's objects without the threads behind them (TensorFlow's): a collection there
     # ran a finalizer that crashed the child, which passed for a TFLM crash. Here a finalizer crashes any child.

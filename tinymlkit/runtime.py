@@ -7,10 +7,11 @@ compare, not as the answer.
 
 Native interpreters crash the whole process (SIGSEGV) on a damaged flatbuffer instead of raising.
 So every model is validated in full first (``tflite_file.validate_model``), and the first load of
-each model is tried in a child process: a crash there becomes a one-line ``ModelLoadError`` naming
+each model file is tried in a child process: a crash there becomes a one-line ``ModelLoadError`` naming
 the file, and this process never loads a model that crashed one. What TFLM is known to abort on in a
-valid model (``tflite_file.tflm_prepare_problem``) is refused in words before it gets that far, and
-``measure_arena`` runs TFLM in forked children only.
+valid model (``tflite_file.tflm_prepare_problem``) is refused in words before it gets that far; bytes the
+kit just made are built and run once in a forked child before this process builds them
+(``probe_tflm_in_fork``), and ``measure_arena`` runs TFLM in forked children only.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ __all__ = [
     "ArenaMeasurement",
     "measure_arena",
     "probe_model",
+    "probe_tflm_in_fork",
 ]
 
 TFLM = "tflm"
@@ -101,8 +103,9 @@ import json, sys
 import numpy as np
 from tinymlkit.errors import KitError
 try:
-    from tinymlkit.runtime import ModelRunner
-    r = ModelRunner(sys.argv[1], backend=sys.argv[2], isolate=False, name=sys.argv[3])
+    from tinymlkit import runtime
+    runtime._in_probe_process = True  # this process is the containment: no forked probe inside it
+    r = runtime.ModelRunner(sys.argv[1], backend=sys.argv[2], isolate=False, name=sys.argv[3])
     r.run_raw(np.zeros(r.input_shape, dtype=r.input_dtype))
     print(json.dumps({"ok": True}))
 except KitError as e:
@@ -112,6 +115,7 @@ except Exception as e:
 """
 
 _probed: dict[tuple[str, str], str | None] = {}
+_in_probe_process = False
 
 
 def _child_env() -> dict[str, str]:
@@ -154,6 +158,44 @@ def probe_model(data: bytes, backend: str, name: str, timeout: float = 300.0) ->
         raise ModelLoadError(problem.replace("\n", " "))
 
 
+def probe_tflm_in_fork(data: bytes, name: str, arena_size: int) -> None:
+    """Build the model on TFLM and run it once in a forked child; a crash there is a ``ModelLoadError`` here.
+
+    The containment for bytes the kit just made in this process (``probe_model`` starts a fresh
+    interpreter process, about a second; a fork costs milliseconds). TFLM aborts on some quantisation
+    parameters instead of returning an error; ``tflite_file.tflm_prepare_problem`` refuses those it
+    knows in words first, and this catches any it does not. A build that fails with an error is left to
+    the caller, which reports it in words. Kept per model for the life of the process.
+    """
+    key = (hashlib.sha256(data).hexdigest(), f"{TFLM} fork, {arena_size}-byte arena")  # a small arena may crash it
+    if key not in _probed:
+        from tflite_micro.python.tflite_micro import runtime as tflm
+
+        def build_and_run() -> bool:
+            with capture_stderr_fd():
+                try:
+                    it = tflm.Interpreter.from_bytes(data, arena_size=arena_size)
+                    d = it.get_input_details(0)
+                    it.set_input(np.zeros(d["shape"], dtype=d["dtype"]), 0)
+                    it.invoke()
+                except Exception:  # noqa: BLE001 - an error, not a crash: the in-process build says it in words
+                    return False
+            return True
+
+        problem: str | None = None
+        try:
+            _answer_in_child(build_and_run)
+        except _ChildCrashed as e:
+            problem = (f"{name}: the TFLM interpreter crashed ({e}) preparing or running the model: TFLM cannot run "
+                       "this model (the board would stop the same way)")
+        except ModelLoadError as e:
+            problem = str(e)
+        _probed[key] = problem
+    problem = _probed[key]
+    if problem:
+        raise ModelLoadError(problem)
+
+
 def unsupported_op(log: str) -> str | None:
     """The op TFLM said it has no kernel for, from its log, or None."""
     import re
@@ -177,7 +219,9 @@ class ModelRunner:
     Inputs are quantised with the model's own input scale and zero point, outputs dequantised
     with its output parameters, exactly as the generated sketch code does. The model is validated in
     full before the interpreter sees it, and a model file's first load is tried in a child process
-    (``probe_model``), so a damaged file is a ``ModelLoadError`` naming it, never a crash.
+    (``probe_model``), so a damaged file is a ``ModelLoadError`` naming it, never a crash. Bytes (what
+    the kit's converter just made) are built and run once on TFLM in a forked child first
+    (``probe_tflm_in_fork``, about 40 ms once per model).
     """
 
     def __init__(self, model: bytes | str | os.PathLike[str], backend: str | None = None,
@@ -196,12 +240,14 @@ class ModelRunner:
             raise RuntimeUnavailable("the TFLM interpreter ('pip install tflite-micro', Linux x86_64) is not installed")
         if self.backend == TFLM:
             require_tflm_can_prepare(self.model_bytes, self.name)  # what TFLM would abort on, refused in words
+        size = arena_size or max(len(self.model_bytes) * 10, 64 * 1024)
         if isolate:
             probe_model(self.model_bytes, self.backend, self.name)
+        elif self.backend == TFLM and not _in_probe_process:
+            probe_tflm_in_fork(self.model_bytes, self.name, size)
         if self.backend == TFLM:
             from tflite_micro.python.tflite_micro import runtime as tflm
 
-            size = arena_size or max(len(self.model_bytes) * 10, 64 * 1024)
             with capture_stderr_fd() as log:
                 try:
                     self._tflm = tflm.Interpreter.from_bytes(self.model_bytes, arena_size=size)

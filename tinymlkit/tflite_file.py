@@ -15,7 +15,7 @@ from .errors import KitError
 
 __all__ = ["schema", "OpCode", "TensorInfo", "TfliteModel", "read_tflite", "ModelLoadError", "read_model_bytes",
            "model_name", "validate_model", "prod", "config_mismatch", "require_model_fits_config", "MAX_MODEL_BYTES",
-           "SOFTMAX_MIN_INPUT_SCALE", "tflm_prepare_problem", "require_tflm_can_prepare"]
+           "SOFTMAX_MIN_INPUT_SCALE", "ELEMENTWISE_LEFT_SHIFT", "tflm_prepare_problem", "require_tflm_can_prepare"]
 
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 """Largest .tflite the kit reads: far beyond any microcontroller model, and bounded so a stray file is refused."""
@@ -258,26 +258,80 @@ def validate_model(data: bytes, where: str = "<model bytes>") -> None:
 SOFTMAX_MIN_INPUT_SCALE = 2.0 ** -26
 """Smallest input scale (times beta) of an int8 SOFTMAX that TFLM prepares: below it TFLM aborts the program."""
 
+ELEMENTWISE_LEFT_SHIFT = {"int8": 20, "int16": 15}
+"""The left shift TFLM's quantised ADD and SUB give their inputs, by output type: the output multiplier
+``2 * max(input scales) / (2**shift * output scale)`` must stay below 1."""
+
+
+def _scale(t: Any) -> float:
+    """A tensor's first quantisation scale, 0.0 where it has none (what TFLM's ``params.scale`` holds then)."""
+    q = t.Quantization()
+    return float(q.Scale(0)) if q is not None and q.ScaleLength() else 0.0
+
+
+def _elementwise_problem(op_name: str, s1: float, s2: float, s_out: float, shift: int) -> bool:
+    """True when TFLM's int8/int16 ADD or SUB would abort preparing these scales.
+
+    Both compute ``s_i / (2 * max(s1, s2))`` for each input and ``2 * max(s1, s2) / (2**shift * s_out)``
+    for the output and pass each to ``QuantizeMultiplierSmallerThanOneExp``, whose ``TFLITE_CHECK``s
+    need it strictly between 0 and 1 (NaN fails both). ADD works in double precision, SUB in float.
+    """
+    import numpy as np
+
+    ft = np.float32 if op_name == "SUB" else np.float64
+    with np.errstate(all="ignore"):
+        a, b, o = ft(s1), ft(s2), ft(s_out)
+        twice = ft(2) * max(a, b)
+        multipliers = (np.float64(a / twice), np.float64(b / twice), np.float64(twice / (ft(2 ** shift) * o)))
+    return not all(0.0 < m < 1.0 for m in multipliers)
+
 
 def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | None:
     """Why TFLM would abort the program preparing this validated model, in words, or None.
 
     TFLM checks some quantisation parameters with ``TFLITE_CHECK``, which calls ``abort()`` instead of
     returning an error: the Python process dies with no traceback, the board stops in
-    ``AllocateTensors``. Checked here: an int8 (or uint8) SOFTMAX computes its input multiplier as
-    ``beta * input_scale * 2**26`` and requires it above 1 (``QuantizeMultiplierGreaterThanOne``).
-    The converter gives the logits such a tiny scale (about 7.8e-9) when they were the same on every
-    calibration example, e.g. an untrained model whose activations die out layer by layer.
+    ``AllocateTensors``. Checked here (read in TFLM's kernels and each shown to abort in a test):
+
+    * an int8 (or uint8) SOFTMAX computes its input multiplier as ``beta * input_scale * 2**26`` and
+      requires it above 1 (``QuantizeMultiplierGreaterThanOne``). The converter gives the logits such a
+      tiny scale (about 7.8e-9) when they were the same on every calibration example, e.g. an untrained
+      model whose activations die out layer by layer;
+    * an int8 or int16 ADD or SUB needs both input scales above zero and twice the larger one below
+      ``2**20`` (int16: ``2**15``) times the output scale (``QuantizeMultiplierSmallerThanOneExp``):
+      a branch that was constant on every calibration example gets a tiny scale too.
+
+    LOGISTIC and TANH were tried with every kind of scale edit and never abort; other kernels that
+    call these functions (ADD_N, CUMSUM, SQUARED_DIFFERENCE, comparisons) are not used by the kit's models.
     """
     s = schema()
     m = s.Model.GetRootAsModel(data, 0)
     quantised = {s.TensorType.INT8, s.TensorType.UINT8}
+    shifts = {s.TensorType.INT8: ELEMENTWISE_LEFT_SHIFT["int8"], s.TensorType.INT16: ELEMENTWISE_LEFT_SHIFT["int16"]}
+    elementwise = {s.BuiltinOperator.ADD: "ADD", s.BuiltinOperator.SUB: "SUB"}
+    constant_hint = ("the layer before it gave the same value for every calibration example (an untrained model, "
+                     "or activations that die out): train the model, or calibrate it on real inputs")
     for g_i in range(m.SubgraphsLength()):
         g = m.Subgraphs(g_i)
         for o_i in range(g.OperatorsLength()):
             op = g.Operators(o_i)
             oc = m.OperatorCodes(op.OpcodeIndex())
-            if max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()) != s.BuiltinOperator.SOFTMAX or not op.InputsLength():
+            code = max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode())
+            if code in elementwise and op.InputsLength() >= 2 and op.OutputsLength() >= 1:
+                out = g.Tensors(int(op.Outputs(0)))
+                if out.Type() not in shifts:
+                    continue
+                name = elementwise[code]
+                s1, s2 = (_scale(g.Tensors(int(op.Inputs(i)))) for i in (0, 1))
+                s_out = _scale(out)
+                if _elementwise_problem(name, s1, s2, s_out, shifts[out.Type()]):
+                    return (f"{where}: TFLM cannot run this model: its {name} (operator {o_i}) has the input scales "
+                            f"{s1:.3g} and {s2:.3g} and the output scale {s_out:.3g}; TFLM's quantised {name} needs both "
+                            f"input scales above 0 and twice the larger below 2^{shifts[out.Type()]} times the output "
+                            f"scale, and aborts preparing it otherwise (on the board: a stop in AllocateTensors). "
+                            f"Usually {constant_hint}")
+                continue
+            if code != s.BuiltinOperator.SOFTMAX or not op.InputsLength():
                 continue
             t = g.Tensors(int(op.Inputs(0)))
             q = t.Quantization()
@@ -293,9 +347,8 @@ def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | Non
             if not beta * scale > SOFTMAX_MIN_INPUT_SCALE:
                 return (f"{where}: TFLM cannot run this model: its SOFTMAX (operator {o_i}) has the input scale {scale:.3g}"
                         f"{f' with beta {beta:g}' if beta != 1.0 else ''}, below the 2^-26 (1.49e-08) its int8 kernel "
-                        f"accepts; TFLM aborts preparing it (on the board: a stop in AllocateTensors). The layer before it gave "
-                        "the same value for every calibration example (an untrained model, or activations that die "
-                        "out): train the model, or calibrate it on real inputs")
+                        f"accepts; TFLM aborts preparing it (on the board: a stop in AllocateTensors). The "
+                        f"{constant_hint.removeprefix('the ')}")
     return None
 
 
