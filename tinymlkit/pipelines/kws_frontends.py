@@ -145,7 +145,10 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
     where it is installed), ``keras`` (float), ``model_bytes``, ``arena_bytes``, ``macs``,
     ``latency_ms`` (the kit's estimate for the Nano 33 BLE Sense), ``ops_per_clip`` (``frontend_ops``),
     ``host_ms_per_clip`` (``seconds_per_clip`` x 1000), ``epochs_run``, ``best_epoch``,
-    ``train_seconds`` and ``standardise`` (mean, std).
+    ``train_seconds``, ``standardise`` (mean, std), ``int8_step`` (one step of the int8 input, in the front
+    end's own units: micro units, dB, MFCC units) and ``least_varying_value_in_steps`` (the spread of the
+    input value that varies least over the training clips, counted in int8 steps: how finely the int8
+    input resolves it).
     """
     from ..audio.perturb import make_perturber
     from ..convert import to_int8_tflite
@@ -177,6 +180,7 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
         x_te, y_te = prepare_features(ds, run_cfg, "testing", 1, cfg.seed, progress, featurize=featurize)
         if len(x_va) == 0:
             x_va, y_va = x_te, y_te
+        bin_std = float(x_tr.reshape(len(x_tr), -1).std(axis=0).min()) if len(x_tr) else 0.0
         (mean, std), (x_tr, x_va, x_te) = _standardise(x_tr, x_va, x_te)
         set_seed(cfg.seed)
         model = build_kws_model(cfg.model, tuple(x_tr.shape[1:]), len(run_cfg.labels))
@@ -188,6 +192,10 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
         comp = compare_runtimes(None, int8, x_te, y_te, run_cfg.labels)
         board = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
         report = inspect_model(int8, target="nano33ble")
+        from ..runtime import ModelRunner
+
+        qp = ModelRunner(int8).input_quant
+        step = float(qp.scale) * std if qp is not None else None  # one int8 input step, in feature units
         results[name] = {
             "feature_shape": list(x_tr.shape[1:]),
             "int8": {**board, "backend": "tflm" if "int8_tflm" in comp.metrics else "litert"},
@@ -197,6 +205,8 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
             "host_ms_per_clip": round(1000 * seconds_per_clip(featurize, timing), 3),
             "epochs_run": tr.epochs_run, "best_epoch": tr.best_epoch, "train_seconds": round(tr.seconds, 1),
             "standardise": [round(mean, 4), round(std, 4)],
+            "int8_step": None if step is None else round(step, 4),
+            "least_varying_value_in_steps": None if not step else round(bin_std / step, 2),
         }
     return {"split": ds.split_method, "counts": ds.counts(), "config": dataclasses.asdict(cfg), "results": results}
 
