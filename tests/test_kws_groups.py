@@ -102,3 +102,21 @@ def test_side_by_side_scores_every_model_on_the_same_held_out_speakers(shared_da
     assert r["_clips"] == len(ds.items["testing"]) == r["reference"]["n"]
     assert r["reference"]["confusion"] == r["same again"]["confusion"]
     assert r["reference"]["balanced_accuracy"] > 0.8  # the reference scores ~0.9 on such speakers
+
+
+def test_real_clips_come_from_the_parameter_then_the_environment(tmp_path, monkeypatch):
+    from tinymlkit.course import real_clips
+    from tinymlkit.errors import KitError
+
+    monkeypatch.delenv("TINYMLKIT_REAL_CLIPS", raising=False)
+    assert real_clips(None) is None
+    monkeypatch.setenv("TINYMLKIT_REAL_CLIPS", str(tmp_path))
+    assert real_clips(None) == tmp_path
+    other = tmp_path / "mine"
+    other.mkdir()
+    assert real_clips(str(other)) == other  # the notebook's parameter wins
+    with pytest.raises(KitError, match="REAL_CLIPS .*missing: no such folder"):
+        real_clips(tmp_path / "missing")
+    monkeypatch.setenv("TINYMLKIT_REAL_CLIPS", str(tmp_path / "gone"))
+    with pytest.raises(KitError, match="TINYMLKIT_REAL_CLIPS"):
+        real_clips(None)
