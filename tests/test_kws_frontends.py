@@ -89,5 +89,6 @@ def test_compare_front_ends_trains_and_scores_each_on_the_same_split(tmp_path):
         assert r["int8"]["balanced_accuracy"] > 0.6, r["int8"]  # chance is 0.25
         assert r["host_ms_per_clip"] > 0 and r["ops_per_clip"]["total"] > 0
         assert r["int8_step"] > 0 and r["least_varying_value_in_steps"] >= 0
+        assert r["standardise"][1] != 1.0  # shifted and scaled by the training spread
     rows = frontend_rows(c)
     assert [r["front end"] for r in rows] == ["micro", "mfcc"] and rows[1]["input"] == "49x10"
