@@ -29,6 +29,9 @@ def test_conditions_read_level_noise_and_snr_off_the_samples():
     assert abs(c.snr_db - 35.0) < 1.5 and c.clipped_fraction == 0.0
     noisy = clip_conditions(_word(-25.0, -32.0))
     assert noisy.snr_db < 10 < c.snr_db
+    padded = _word(-25.0, -32.0)
+    padded[12000:] = 0.0  # a short recording made up to one second with zeros: the zeros are not background
+    assert abs(clip_conditions(padded).snr_db - noisy.snr_db) < 2.0
     square = np.sign(np.sin(2 * np.pi * 100 * np.arange(RATE) / RATE)).astype(np.float32)
     assert clip_conditions(square).clipped_fraction > 0.9
     with pytest.raises(ValueError):

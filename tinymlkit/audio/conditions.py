@@ -26,7 +26,8 @@ class ClipConditions:
     speech_level_dbfs: float
     """Level of the loudest frames (the 90th percentile of 20 ms frame energies), in dB below full scale."""
     noise_floor_dbfs: float
-    """Level of the quietest frames (the 10th percentile of frame energies): the background between words."""
+    """Level of the quietest frames (the 10th percentile of frame energies): the background between words.
+    Frames of exact zeros (padding of a recording shorter than the clip) are left out: they are not background."""
     snr_db: float
     """Estimated signal-to-noise ratio: speech level minus noise floor. A 1-s clip with a word in it has
     both speech and pauses, so this is a fair guess; a clip that is all speech or all noise reads low."""
@@ -46,6 +47,8 @@ def clip_conditions(clip: np.ndarray, sample_rate: int = 16000, frame_ms: int = 
     n = max(1, sample_rate * frame_ms // 1000)
     frames = x[: len(x) // n * n].reshape(-1, n) if len(x) >= n else x[None, :]
     energy = np.mean(frames ** 2, axis=1)
+    if np.any(energy > 0):  # frames of exact zeros are padding (a short recording made up to 1 s), not background
+        energy = energy[energy > 0]
     speech, noise = float(_db(np.percentile(energy, 90))), float(_db(np.percentile(energy, 10)))
     return ClipConditions(round(speech, 2), round(noise, 2), round(speech - noise, 2),
                           float(np.mean(np.abs(x) >= 0.999)))

@@ -159,6 +159,7 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
     from ..evaluate import classification_metrics, compare_runtimes
     from ..inspect import inspect_model
     from ..models import build_kws_model
+    from ..runtime import ModelRunner
     from ..train import fit, limit_threads, set_seed
     from .kws import DEFAULT_PERTURB, balanced_class_weights, draw_dataset, prepare_features
 
@@ -197,8 +198,6 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
         comp = compare_runtimes(None, int8, x_te, y_te, run_cfg.labels)
         board = comp.metrics.get("int8_tflm") or comp.metrics["int8_litert"]
         report = inspect_model(int8, target="nano33ble")
-        from ..runtime import ModelRunner
-
         qp = ModelRunner(int8).input_quant
         step = float(qp.scale) * std if qp is not None else None  # one int8 input step, in feature units
         results[name] = {
