@@ -6,7 +6,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 
-from tinymlkit.plots import plot_images, plot_layer_costs, plot_scaling, plot_scores_over_time  # noqa: E402
+from tinymlkit.plots import (plot_images, plot_layer_costs, plot_metrics_by_group, plot_scaling,  # noqa: E402
+                             plot_scores_over_time)
 
 
 def test_images_side_by_side_with_their_sizes():
@@ -38,3 +39,13 @@ def test_scores_over_time_keeps_labels_with_the_same_name_apart():
     assert len(fig.axes[0].lines) == 3
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["yes", "yes", r"a \$5 label"]
     assert fig.axes[1].lines[0].get_ydata().tolist() == [12.0, 13.0]
+
+
+def test_metrics_by_group_bars_show_counts_and_mark_small_groups():
+    by = {"< 10 dB": {"balanced_accuracy": 0.5, "n": 3}, ">= 10 dB": {"balanced_accuracy": 0.9, "n": 40}}
+    fig = plot_metrics_by_group(by, "by SNR", min_n=10)
+    ax = fig.axes[0]
+    assert [p.get_height() for p in ax.patches] == [0.5, 0.9]
+    assert [t.get_text() for t in ax.texts] == ["n=3", "n=40"]
+    assert ax.patches[0].get_hatch() == "//" and not ax.patches[1].get_hatch()
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["< 10 dB", ">= 10 dB"]

@@ -7,7 +7,7 @@ import platform
 import sys
 from typing import Any
 
-__all__ = ["COLAB_CHECKOUT", "fast_mode", "repository_url", "colab_install_commands", "environment_report", "show_environment",
+__all__ = ["COLAB_CHECKOUT", "fast_mode", "real_clips", "repository_url", "colab_install_commands", "environment_report", "show_environment",
            "run_dir"]
 
 DEFAULT_REPOSITORY = "https://github.com/tinymlkit/tinyml-course-kit"
@@ -20,6 +20,31 @@ def fast_mode(explicit: bool | None = None) -> bool:
     if os.environ.get("NBGRADER_EXECUTION"):
         return True
     return os.environ.get("TINYMLKIT_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+REAL_CLIPS_VARIABLE = "TINYMLKIT_REAL_CLIPS"
+"""Environment variable naming a folder of real keyword clips (Speech Commands layout) for the notebooks."""
+
+
+def real_clips(explicit: Any = None) -> Any:
+    """A folder of real recordings for a notebook to score on: ``explicit``, else $TINYMLKIT_REAL_CLIPS, else None.
+
+    The folder must exist (Speech Commands layout: one folder per word). None means the notebook has no
+    real clips to use here (a laptop offline), and should say what it skipped.
+    """
+    from pathlib import Path
+
+    from .errors import KitError
+
+    value = explicit if explicit not in (None, "") else os.environ.get(REAL_CLIPS_VARIABLE, "").strip() or None
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_dir():
+        where = "REAL_CLIPS" if explicit not in (None, "") else REAL_CLIPS_VARIABLE
+        raise KitError(f"{where} {path}: no such folder; give a folder of real clips in Speech Commands layout "
+                       "(one folder per word), or None")
+    return path
 
 
 def repository_url() -> str:

@@ -12,7 +12,7 @@ from .board_input import BoardInput
 from .runtime import LITERT, TFLM, ModelRunner, tflm_available
 
 __all__ = ["classification_metrics", "RuntimeComparison", "compare_runtimes", "score_runner", "score_folder",
-           "headline", "UNKNOWN_NAMES", "SILENCE_NAMES"]
+           "headline", "metrics_by_group", "UNKNOWN_NAMES", "SILENCE_NAMES"]
 
 UNKNOWN_NAMES = ("unknown", "_unknown_")
 """Label spellings of the 'some other word' class."""
@@ -59,6 +59,32 @@ def classification_metrics(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[
         "labels": list(labels),
         "n": n,
     }
+
+
+def metrics_by_group(y_true: Sequence[int] | np.ndarray, y_pred: Sequence[int] | np.ndarray,
+                     groups: Sequence[str], labels: Sequence[str],
+                     order: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
+    """Scores per group (speaker, level range, ...): balanced accuracy, recall per class, counts.
+
+    ``groups[i]`` names the group of example i. Every group gets :func:`classification_metrics`'
+    ``balanced_accuracy``, ``per_class``, ``support``, ``accuracy``, ``unknown_false_accept_rate`` and
+    ``n``, so a small group (whose figures move a lot with one clip) is visible as small. Groups come in
+    ``order`` when given (groups not in it after, sorted), else sorted by name.
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)
+    g = np.asarray([str(x) for x in groups])
+    if not (len(y_true) == len(y_pred) == len(g)):
+        raise ValueError(f"y_true, y_pred and groups differ in length ({len(y_true)}, {len(y_pred)}, {len(g)})")
+    names = sorted(set(g.tolist()))
+    if order is not None:
+        names = [x for x in order if x in names] + [x for x in names if x not in order]
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        sel = g == name
+        m = classification_metrics(y_true[sel], y_pred[sel], labels)
+        out[name] = {k: m[k] for k in ("balanced_accuracy", "per_class", "support", "accuracy",
+                                       "unknown_false_accept_rate", "n")}
+    return out
 
 
 def headline(m: dict[str, Any]) -> str:

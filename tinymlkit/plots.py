@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "plot_images", "plot_scaling",
-    "plot_layer_costs", "plot_scores_over_time", "save_figure", "figure_bytes",
+    "plot_layer_costs", "plot_scores_over_time", "plot_metrics_by_group", "save_figure", "figure_bytes",
 ]
 
 
@@ -98,6 +98,32 @@ def plot_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str], ti
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def plot_metrics_by_group(by_group: dict[str, dict[str, Any]], title: str = "Balanced accuracy per group",
+                          ax: Any = None, min_n: int = 1) -> Any:
+    """Balanced accuracy per group as bars, each labelled with its clip count (``evaluate.metrics_by_group``).
+
+    Groups with fewer than ``min_n`` clips are drawn hatched and pale: their figure rests on too few clips.
+    """
+    plt = _plt()
+    fig = None
+    names = list(by_group)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(1.6 + 0.9 * max(1, len(names)), 3.2))
+    values = [by_group[n]["balanced_accuracy"] for n in names]
+    counts = [by_group[n]["n"] for n in names]
+    bars = ax.bar(range(len(names)), values, color=["C0" if c >= min_n else "C7" for c in counts])
+    for bar, c in zip(bars, counts):
+        if c < min_n:
+            bar.set_hatch("//")
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.02, f"n={c}", ha="center", fontsize=8)
+    ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("balanced accuracy")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    return fig if fig is not None else ax.figure
 
 
 def plot_waveform(x: np.ndarray, sample_rate: int = 16000, title: str = "Waveform", ax: Any = None) -> Any:

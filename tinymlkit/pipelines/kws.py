@@ -43,13 +43,16 @@ AugmentHook = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
 
 def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int = 1, seed: int = 0,
                      progress: bool = True, augment: AugmentHook | None = None,
-                     feature_augment: AugmentHook | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     feature_augment: AugmentHook | None = None,
+                     featurize: Callable[[np.ndarray], np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Micro features and labels of one split; training clips are augmented ``copies`` times.
 
     Training clips get a random time shift and background noise (the task's settings); ``augment``
     is called on each training clip of a word before that (speed, pitch, reverberation: see
     ``tinymlkit.audio.perturb``) and ``feature_augment`` on its features after (vocal-tract warp).
-    Silence clips and the validation and test splits are never perturbed.
+    Silence clips and the validation and test splits are never perturbed. ``featurize`` turns a clip
+    into other features than the board's micro features (``clip -> frames x bins``; the lessons compare
+    front ends with it); ``feature_augment`` must then fit those features.
     """
     a, task = cfg.audio, cfg.task
     train = split == "training"
@@ -71,13 +74,14 @@ def prepare_features(ds: KwsDataset, cfg: KwsRunConfig, split: str, copies: int 
         if train and augment is not None and not is_silence:
             clip = augment(clip, y, rng)
         clip = augment_clip(clip, is_silence, ds.background, task, rng, a.sample_rate, train)
-        feats = micro_features(clip, a)
+        feats = micro_features(clip, a) if featurize is None else featurize(clip)
         if train and feature_augment is not None and not is_silence:
             feats = feature_augment(feats, y, rng)
         xs.append(feats)
         ys.append(y)
     if not xs:
-        return np.zeros((0, *a.feature_shape), np.float32), np.zeros((0,), np.int64)
+        shape = a.feature_shape if featurize is None else np.shape(featurize(np.zeros(a.clip_samples, np.float32)))
+        return np.zeros((0, *shape), np.float32), np.zeros((0,), np.int64)
     return np.stack(xs), np.asarray(ys, dtype=np.int64)
 
 
