@@ -95,7 +95,7 @@ def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees
     from tinymlkit.train import set_seed
 
     data = _made_speaker_data()
-    cfg = ObfuscatorConfig(epochs=1, adversary_epochs=2, batch_size=32)
+    cfg = ObfuscatorConfig(epochs=1, adversary_epochs=2, batch_size=32, code_channels=0, fresh_attackers=("cnn",))
     t = train_obfuscator(data, 1.0, cfg)
     # One int8 model (obfuscator in front), scored on TFLM: its outputs are what the study reported.
     assert t.backend == "tflm"
@@ -147,7 +147,8 @@ def test_obfuscator_levers_train_and_stay_one_int8_model_on_tflm():
     from tinymlkit.runtime import ModelRunner
 
     data = _made_speaker_data()
-    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, bottleneck=4, normalise_clip=True,
+    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, code_channels=0, bottleneck=4,
+                           normalise_clip=True, fresh_attackers=("cnn",),
                            adversary_steps=2, adversary_reset_epochs=1, adversary_objective="uniform")
     t = train_obfuscator(data, 3.0, cfg)
     assert t.obfuscator.get_layer("obf_squeeze").filters == 4
@@ -168,7 +169,7 @@ def test_obfuscator_levers_train_and_stay_one_int8_model_on_tflm():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
-def test_code_obfuscator_is_a_small_bounded_code_inside_one_int8_model():
+def test_code_obfuscator_is_a_small_bounded_code_inside_one_int8_model(tmp_path):
     from tinymlkit.privacy.obfuscator import (ObfuscatorConfig, build_code_obfuscator, fresh_attack,
                                               train_obfuscator)
     from tinymlkit.runtime import ModelRunner
@@ -192,8 +193,18 @@ def test_code_obfuscator_is_a_small_bounded_code_inside_one_int8_model():
     assert t.co_adversary_accuracy is not None
     # The fresh attackers are trained on the code itself, and the verdict is the best of them.
     best, each = fresh_attack(t.obfuscator, data, cfg)
-    assert set(each) == {"cnn", "mlp"} and best.accuracy == max(each.values())
-    assert best.model.input_shape[1:] == (5, 3)
+    assert set(each) == {"cnn", "mlp", "trees"} and best.accuracy == max(each.values())
+    mlp = fresh_attack(t.obfuscator, data, dataclasses.replace(cfg, fresh_attackers=("mlp",)))[0]
+    assert mlp.kind == "mlp" and mlp.model.input_shape[1:] == (5, 3)  # trained on the code itself
+    with pytest.raises(KitError, match="fresh attacker"):
+        fresh_attack(t.obfuscator, data, dataclasses.replace(cfg, fresh_attackers=("svm",)))
+    # The default obfuscator (a code) goes into the keyword sketch as it is, and check-sketch accepts it.
+    from tinymlkit.export.checks import check_sketch
+    from tinymlkit.privacy.obfuscator import export_obfuscated_sketch
+
+    export_obfuscated_sketch(t, tmp_path / "run", tmp_path / "sketch", words=("yes", "no"), cfg=cfg)
+    report = check_sketch(tmp_path / "sketch")
+    assert report.ok, [str(f) for f in report.errors]
     with pytest.raises(KitError, match="code_pool"):
         build_code_obfuscator((49, 40), 4, pool=26)
     with pytest.raises(KitError, match="code_activation"):
