@@ -1,6 +1,8 @@
 """Data minimisation study: the obfuscations themselves, and the real person detector on real photos under them."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -93,7 +95,7 @@ def test_obfuscated_keyword_model_is_one_int8_model_and_the_fresh_adversary_sees
     from tinymlkit.train import set_seed
 
     data = _made_speaker_data()
-    cfg = ObfuscatorConfig(epochs=1, adversary_epochs=2, batch_size=32)
+    cfg = ObfuscatorConfig(epochs=1, adversary_epochs=2, batch_size=32, code_channels=0, fresh_attackers=("cnn",))
     t = train_obfuscator(data, 1.0, cfg)
     # One int8 model (obfuscator in front), scored on TFLM: its outputs are what the study reported.
     assert t.backend == "tflm"
@@ -145,7 +147,8 @@ def test_obfuscator_levers_train_and_stay_one_int8_model_on_tflm():
     from tinymlkit.runtime import ModelRunner
 
     data = _made_speaker_data()
-    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, bottleneck=4, normalise_clip=True,
+    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, code_channels=0, bottleneck=4,
+                           normalise_clip=True, fresh_attackers=("cnn",),
                            adversary_steps=2, adversary_reset_epochs=1, adversary_objective="uniform")
     t = train_obfuscator(data, 3.0, cfg)
     assert t.obfuscator.get_layer("obf_squeeze").filters == 4
@@ -164,6 +167,74 @@ def test_obfuscator_levers_train_and_stay_one_int8_model_on_tflm():
         train_obfuscator(data, 1.0, ObfuscatorConfig(epochs=1, adversary_objective="entropy"))
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not tflm_available(), reason="the TFLM interpreter (tflite-micro) is not installed")
+def test_code_obfuscator_is_a_small_bounded_code_inside_one_int8_model(tmp_path):
+    from tinymlkit.privacy.obfuscator import (ObfuscatorConfig, build_code_obfuscator, fresh_attack,
+                                              train_obfuscator)
+    from tinymlkit.runtime import ModelRunner
+
+    data = _made_speaker_data()
+    cfg = ObfuscatorConfig(epochs=2, adversary_epochs=2, batch_size=32, code_channels=3, code_pool=5,
+                           code_noise=0.3, adversaries=2, adversary_reset_epochs=1)
+    t = train_obfuscator(data, 1.0, cfg)
+    # What could leave the device is 5 steps of 3 values, each in -1..1 (tanh), whatever the input.
+    assert t.obfuscator.output_shape[1:] == (5, 3)
+    z = np.asarray(t.obfuscator(data.x_held * 50.0, training=False))
+    assert z.shape == (len(data.x_held), 5, 3) and np.all(np.abs(z) <= 1.0)
+    # The training noise is not on the device: the inference-time code is deterministic, the training one is not.
+    quiet = np.asarray(t.obfuscator(data.x_held[:4], training=False))
+    np.testing.assert_array_equal(quiet, np.asarray(t.obfuscator(data.x_held[:4], training=False)))
+    assert not np.allclose(np.asarray(t.obfuscator(data.x_held[:4], training=True)), quiet, atol=0.01)
+    # Still ONE int8 model with the plain keyword model's input, scored on TFLM (the sketch runs it unchanged).
+    r = ModelRunner(t.int8_model, backend="tflm")
+    assert r.input_shape == (1, 49, 40) and r.input_dtype == np.int8 and r.num_outputs == 4
+    np.testing.assert_array_equal(r.predict_raw(data.x_keyword_test), t.keyword_raw)
+    assert t.co_adversary_accuracy is not None
+    # The fresh attackers are trained on the code itself, and the verdict is the best of them.
+    best, each = fresh_attack(t.obfuscator, data, cfg)
+    assert set(each) == {"cnn", "mlp", "trees"} and best.accuracy == max(each.values())
+    mlp = fresh_attack(t.obfuscator, data, dataclasses.replace(cfg, fresh_attackers=("mlp",)))[0]
+    assert mlp.kind == "mlp" and mlp.model.input_shape[1:] == (5, 3)  # trained on the code itself
+    with pytest.raises(KitError, match="fresh attacker"):
+        fresh_attack(t.obfuscator, data, dataclasses.replace(cfg, fresh_attackers=("svm",)))
+    # The default obfuscator (a code) goes into the keyword sketch as it is, and check-sketch accepts it.
+    from tinymlkit.export.checks import check_sketch
+    from tinymlkit.privacy.obfuscator import export_obfuscated_sketch
+
+    export_obfuscated_sketch(t, tmp_path / "run", tmp_path / "sketch", words=("yes", "no"), cfg=cfg)
+    report = check_sketch(tmp_path / "sketch")
+    assert report.ok, [str(f) for f in report.errors]
+    with pytest.raises(KitError, match="code_pool"):
+        build_code_obfuscator((49, 40), 4, pool=26)
+    with pytest.raises(KitError, match="code_activation"):
+        build_code_obfuscator((49, 40), 4, activation="sigmoid")
+
+
+@pytest.mark.slow
+def test_a_per_clip_code_hides_a_speaker_trait_the_raw_features_give_away():
+    """The lever's claim on data where the answer is known: each speaker is a per-channel offset over the whole
+    clip (the fresh attacker names it from raw features), each keyword a bump in its own band. A code of four
+    values per clip trained for the keyword alone keeps the keyword and leaves the attacker far less; the same
+    front with no squeeze and no pooling (40 channels for each of 25 steps) does not."""
+    from tinymlkit.privacy.obfuscator import ObfuscatorConfig, fresh_attack, train_obfuscator
+
+    data = _made_speaker_data()
+    cfg = ObfuscatorConfig(epochs=25, adversary_epochs=30, batch_size=16, code_channels=4, code_pool=25,
+                           code_head_units=0, fresh_attackers=("mlp",), learning_rate=0.005,
+                           adversary_learning_rate=0.003)
+    raw, _ = fresh_attack(None, data, cfg)
+    assert raw.accuracy >= 0.9  # the trait is there to be found
+    t = train_obfuscator(data, 0.0, cfg)
+    coded, _ = fresh_attack(t.obfuscator, data, cfg)
+    assert t.keyword_float_balanced_accuracy >= 0.9
+    assert coded.accuracy <= raw.accuracy - 0.4, (raw.accuracy, coded.accuracy)
+    wide = dataclasses.replace(cfg, code_channels=40, code_pool=1, code_activation="linear")
+    t = train_obfuscator(data, 0.0, wide)
+    unsqueezed, _ = fresh_attack(t.obfuscator, data, wide)
+    assert unsqueezed.accuracy >= raw.accuracy - 0.1, (raw.accuracy, unsqueezed.accuracy)
+
+
 def test_target_check_measures_against_the_plain_model():
     from tinymlkit.privacy.obfuscator import ObfuscationRow, target_check
 
@@ -177,6 +248,13 @@ def test_target_check_measures_against_the_plain_model():
     assert checks[1]["keyword_drop_points"] == pytest.approx(10.0)
     with pytest.raises(KitError, match="lambda 0"):
         target_check([row(1, 0.9, 0.5)])
+    # With the plain reference (keyword model and fresh adversaries on the raw features), every row is checked,
+    # lambda 0 included, against the raw features' speaker gap.
+    plain = dataclasses.replace(row(0, 0.90, 0.80), setting="plain")
+    checks = target_check([row(0, 0.86, 0.40), row(1, 0.84, 0.30)], plain=plain)
+    assert [c["lam"] for c in checks] == [0, 1]
+    assert [c["meets_target"] for c in checks] == [True, False]  # 4 points and 4/7 of the gap; 6 points lost
+    assert checks[0]["share_of_speaker_gap_removed"] == pytest.approx(0.571, abs=1e-3)
 
 
 def test_speaker_data_holds_out_clips_of_the_same_real_speakers(shared_data):

@@ -33,9 +33,10 @@ from ..config import AudioFrontendConfig, KwsTaskConfig
 from ..data.speech_commands import clip_for, load_background_noise, scan_folder
 from ..errors import KitError
 
-__all__ = ["ObfuscatorConfig", "SpeakerData", "load_speaker_data", "build_obfuscator", "build_speaker_model",
-           "TrainedObfuscator", "train_obfuscator", "FreshAdversary", "fresh_adversary", "ObfuscationRow",
-           "ObfuscationStudy", "obfuscation_study", "target_check", "export_obfuscated_sketch"]
+__all__ = ["ObfuscatorConfig", "SpeakerData", "load_speaker_data", "build_obfuscator", "build_code_obfuscator",
+           "build_code_head", "build_speaker_model", "TrainedObfuscator", "train_obfuscator", "FreshAdversary",
+           "fresh_adversary", "fresh_attack", "GBM_ROUNDS", "ObfuscationRow", "ObfuscationStudy", "obfuscation_study",
+           "code_width_sweep", "target_check", "export_obfuscated_sketch"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,15 +47,16 @@ class ObfuscatorConfig:
     """Channels of the obfuscator's 3x3 convolution."""
     keyword_model: str = "tiny_conv"
     """The kit's keyword model behind the obfuscator ('tiny_conv' or 'ds_cnn')."""
-    epochs: int = 20
+    epochs: int = 25
     """Epochs of the joint training (obfuscator + keyword model, alternating with the adversary)."""
-    adversary_epochs: int = 30
-    """Epochs of the fresh adversary, trained after the obfuscator is frozen."""
+    adversary_epochs: int = 120
+    """Epochs of the fresh adversaries, trained after the obfuscator is frozen (on real speakers 40 left them
+    short: 0.65 on the raw features, 0.74 with 120)."""
     batch_size: int = 64
     """Examples per step."""
-    learning_rate: float = 0.002
+    learning_rate: float = 0.003
     """Adam's learning rate for the obfuscator and keyword model."""
-    adversary_learning_rate: float = 0.001
+    adversary_learning_rate: float = 0.003
     """Adam's learning rate for both adversaries."""
     seed: int = 0
     """Seed of weights and shuffling."""
@@ -72,6 +74,32 @@ class ObfuscatorConfig:
     adversary_objective: str = "capped_ce"
     """What the obfuscator pushes the adversary towards: 'capped_ce' (its cross-entropy up to chance's, as
     before) or 'uniform' (its output towards the uniform distribution: no speaker favoured)."""
+    adversaries: int = 1
+    """Adversaries trained alongside at once (an ensemble); the obfuscator is pushed against their mean loss.
+    With ``adversary_reset_epochs`` their restarts are staggered, so there is always one fresh partner."""
+    code_channels: int = 8
+    """More than 0 (the default): the obfuscator outputs a small CODE (an information bottleneck): a 10x8
+    stride-2 convolution like tiny_conv's, each frame squeezed to this many channels, averaged over
+    ``code_pool`` frames; the keyword model behind it is a small dense head (``keyword_model`` is not used).
+    Only what the code carries can leave the device. 0: the older feature-shaped obfuscator (49x40 out) with
+    ``keyword_model`` behind it."""
+    code_pool: int = 25
+    """Frames of the code averaged into one (the stride-2 convolution leaves 25 frames: 5 gives 5 steps, 25
+    one step per clip). Only with ``code_channels``."""
+    code_activation: str = "tanh"
+    """The code's activation: 'tanh' (bounded to -1..1, so training noise limits what it can carry), 'relu'
+    or 'linear'. Only with ``code_channels``."""
+    code_noise: float = 0.0
+    """Standard deviation of Gaussian noise added to the code while training (not on the device): with a
+    bounded code, a channel can carry only so many distinguishable levels. Only with ``code_channels``."""
+    code_filters: int = 8
+    """Filters of the code obfuscator's 10x8 stride-2 convolution (tiny_conv has 8). Only with ``code_channels``."""
+    code_head_units: int = 32
+    """Hidden units of the dense keyword head behind a code (0: a single softmax layer)."""
+    fresh_attackers: tuple[str, ...] = ("cnn", "mlp", "trees")
+    """The fresh adversaries trained after the fact ('cnn': a small convolutional network, 'mlp': a dense one on
+    the flattened features, 'trees': gradient-boosted trees on them); the verdict is the best of them on the
+    held-out clips (the attacker's view). On real speakers no one kind was best everywhere."""
 
 
 @dataclasses.dataclass
@@ -215,23 +243,95 @@ def build_obfuscator(input_shape: tuple[int, int], filters: int = 4, bottleneck:
     return keras.Model(inp, out, name="obfuscator")
 
 
-def build_speaker_model(input_shape: tuple[int, int], num_speakers: int, mean: np.ndarray | None = None,
-                        std: np.ndarray | None = None) -> Any:
-    """The adversary: a small CNN that names the speaker of a feature map (optionally standardising it first)."""
+CODE_ACTIVATIONS = ("tanh", "relu", "linear")
+
+
+def build_code_obfuscator(input_shape: tuple[int, int], channels: int, pool: int = 1, activation: str = "tanh",
+                          noise: float = 0.0, filters: int = 8, normalise_clip: bool = False) -> Any:
+    """An obfuscator that outputs a small code (an information bottleneck), not a feature map.
+
+    A 10x8 stride-2 convolution (ReLU, like tiny_conv's), each frame squeezed to ``channels`` values by a
+    convolution over all its frequency cells, averaged over ``pool`` frames, then ``activation``; while
+    training, Gaussian noise of standard deviation ``noise`` is added (a no-op on the device). The output
+    is (frames // 2 // pool, channels): for 49x40 features, 25 // pool steps of ``channels`` values.
+    """
     from ..tf_quiet import load_tensorflow
     load_tensorflow()
     import keras
     from keras import layers
 
+    frames, bands = input_shape
+    steps = (frames + 1) // 2
+    if channels < 1:
+        raise KitError(f"code_channels {channels}: give 1 or more (0 means no code: use build_obfuscator)")
+    if pool < 1 or pool > steps:
+        raise KitError(f"code_pool {pool}: give 1 to {steps} (the frames left after the stride-2 convolution)")
+    if activation not in CODE_ACTIVATIONS:
+        raise KitError(f"code_activation {activation!r}: give one of {list(CODE_ACTIVATIONS)}")
+    if noise < 0:
+        raise KitError(f"code_noise {noise}: give 0 or more")
+    inp = keras.Input(shape=input_shape, name="features")
+    x = inp
+    if normalise_clip:
+        x = layers.Subtract(name="obf_clip_mean")([x, keras.ops.mean(x, axis=1, keepdims=True)])
+    x = layers.Reshape((frames, bands, 1))(x)
+    x = layers.Conv2D(filters, (10, 8), strides=(2, 2), padding="same", activation="relu", name="obf_conv")(x)
+    x = layers.Conv2D(channels, (1, x.shape[2]), name="obf_code")(x)  # (steps, 1, channels)
+    if pool > 1:
+        x = layers.AveragePooling2D((pool, 1), name="obf_pool")(x)
+    if activation != "linear":
+        x = layers.Activation(activation, name="obf_bound")(x)
+    if noise > 0:
+        x = layers.GaussianNoise(noise, name="obf_noise")(x)
+    out = layers.Reshape((steps // pool, channels), name="obfuscated")(x)
+    return keras.Model(inp, out, name="code_obfuscator")
+
+
+def build_code_head(code_shape: tuple[int, int], num_labels: int, units: int = 32) -> Any:
+    """The keyword model behind a code: flatten, one hidden dense layer (``units``; 0: none), softmax."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+    from keras import layers
+
+    inp = keras.Input(shape=code_shape, name="code")
+    x = layers.Flatten()(inp)
+    if units:
+        x = layers.Dense(units, activation="relu", name="head_hidden")(x)
+        x = layers.Dropout(0.1)(x)
+    out = layers.Dense(num_labels, activation="softmax", name="labels")(x)
+    return keras.Model(inp, out, name="code_head")
+
+
+def build_speaker_model(input_shape: tuple[int, int], num_speakers: int, mean: np.ndarray | None = None,
+                        std: np.ndarray | None = None, kind: str = "cnn") -> Any:
+    """The adversary: a small network that names the speaker of a feature map or code (standardising it first
+    when ``mean`` and ``std`` are given). ``kind`` 'cnn': three 3x3 convolutions; 'mlp': two dense layers on
+    the flattened input."""
+    from ..tf_quiet import load_tensorflow
+    load_tensorflow()
+    import keras
+    from keras import layers
+
+    if kind not in ("cnn", "mlp"):
+        raise KitError(f"speaker model {kind!r}: give 'cnn' or 'mlp'")
     inp = keras.Input(shape=input_shape, name="features")
     x = inp
     if mean is not None and std is not None:
         x = layers.Normalization(axis=(1, 2), mean=mean, variance=np.square(std), name="standardise")(x)
+    if kind == "mlp":
+        x = layers.Flatten()(x)
+        for i, u in enumerate((256, 128)):
+            x = layers.Dense(u, activation="relu", name=f"spk_dense{i}")(x)
+            x = layers.Dropout(0.3)(x)
+        out = layers.Dense(num_speakers, activation="softmax", name="speaker")(x)
+        return keras.Model(inp, out, name="speaker_id_mlp")
     x = layers.Reshape((*input_shape, 1))(x)
+    small = min(input_shape) < 8  # a code: pool with padding so no side shrinks to nothing
     for i, f in enumerate((16, 32, 64)):
         x = layers.Conv2D(f, (3, 3), padding="same", activation="relu", name=f"spk_conv{i}")(x)
         if i < 2:
-            x = layers.MaxPooling2D(2)(x)
+            x = layers.MaxPooling2D(2, padding="same" if small else "valid")(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(0.2)(x)
     out = layers.Dense(num_speakers, activation="softmax", name="speaker")(x)
@@ -261,9 +361,29 @@ class TrainedObfuscator:
     keyword_float_balanced_accuracy: float
     """Balanced accuracy of ``combined`` in float on the same clips."""
     co_adversary_accuracy: float | None
-    """Held-out speaker accuracy of the adversary trained alongside (None for lambda 0): NOT the verdict."""
+    """Held-out speaker accuracy of the adversary trained alongside (the best of an ensemble; None for lambda 0):
+    NOT the verdict."""
     seconds: float
     """Wall time of the joint training."""
+
+
+def _build_front_and_head(shape: tuple[int, int], num_labels: int, cfg: ObfuscatorConfig,
+                          plain: bool = False) -> tuple[Any, Any]:
+    """The obfuscator ``cfg`` asks for and the keyword model that reads its output (``plain``: no obfuscator, an
+    identity in its place, and the kit's ``cfg.keyword_model`` on the raw features)."""
+    from ..models import build_kws_model
+
+    if plain:
+        import keras
+
+        inp = keras.Input(shape=shape, name="features")
+        return keras.Model(inp, inp, name="no_obfuscator"), build_kws_model(cfg.keyword_model, shape, num_labels)
+    if cfg.code_channels:
+        obf = build_code_obfuscator(shape, cfg.code_channels, cfg.code_pool, cfg.code_activation,
+                                    cfg.code_noise, cfg.code_filters, cfg.normalise_clip)
+        return obf, build_code_head(tuple(obf.output_shape[1:]), num_labels, cfg.code_head_units)
+    obf = build_obfuscator(shape, cfg.filters, cfg.bottleneck, cfg.normalise_clip)
+    return obf, build_kws_model(cfg.keyword_model, shape, num_labels)
 
 
 def _batches(n: int, size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -280,36 +400,40 @@ def _predict(model: Any, x: np.ndarray, batch: int = 512) -> np.ndarray:
 
 
 def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = ObfuscatorConfig(),
-                     progress: bool = False) -> TrainedObfuscator:
-    """Train the obfuscator and keyword model against a speaker adversary (alternating steps), convert, score."""
+                     progress: bool = False, plain: bool = False) -> TrainedObfuscator:
+    """Train the obfuscator and keyword model against a speaker adversary (alternating steps), convert, score.
+
+    ``plain``: the reference instead, the kit's keyword model (``cfg.keyword_model``) alone on the raw features,
+    trained the same way with no adversary (its ``obfuscator`` is an identity; ``lam`` must be 0).
+    """
     from ..convert import to_int8_tflite
     from ..evaluate import classification_metrics, score_runner
-    from ..models import build_kws_model
     from ..pipelines.kws import balanced_class_weights
     from ..runtime import LITERT, TFLM, ModelRunner, tflm_available
     from ..tf_quiet import load_tensorflow
     from ..train import set_seed
 
-    if lam < 0:
-        raise KitError(f"lambda {lam}: give 0 or more")
+    if lam < 0 or (plain and lam):
+        raise KitError(f"lambda {lam}: give 0 or more (0 for the plain model)")
     tf = load_tensorflow()
     import keras
 
     set_seed(cfg.seed)
-    shape = tuple(data.x_train.shape[1:])
+    shape = (int(data.x_train.shape[1]), int(data.x_train.shape[2]))
     k, n_spk = len(data.labels), len(data.speakers)
     if cfg.adversary_objective not in ("capped_ce", "uniform"):
         raise KitError(f"adversary_objective {cfg.adversary_objective!r}: give 'capped_ce' or 'uniform'")
-    if cfg.adversary_steps < 1 or cfg.adversary_reset_epochs < 0:
-        raise KitError("adversary_steps must be 1 or more and adversary_reset_epochs 0 or more")
-    obf = build_obfuscator(shape, cfg.filters, cfg.bottleneck, cfg.normalise_clip)
-    kws = build_kws_model(cfg.keyword_model, shape, k)
-    adv = build_speaker_model(shape, n_spk)
+    if cfg.adversary_steps < 1 or cfg.adversary_reset_epochs < 0 or cfg.adversaries < 1:
+        raise KitError("adversary_steps and adversaries must be 1 or more and adversary_reset_epochs 0 or more")
+    obf, kws = _build_front_and_head(shape, k, cfg, plain)
+    code_shape = tuple(obf.output_shape[1:])
+    advs = [build_speaker_model(code_shape, n_spk) for _ in range(cfg.adversaries)]
     main_vars = obf.trainable_variables + kws.trainable_variables
     opt_main = keras.optimizers.Adam(cfg.learning_rate)
-    opt_adv = keras.optimizers.Adam(cfg.adversary_learning_rate)
+    opt_advs = [keras.optimizers.Adam(cfg.adversary_learning_rate) for _ in advs]
     opt_main.build(main_vars)
-    opt_adv.build(adv.trainable_variables)
+    for adv, opt_adv in zip(advs, opt_advs):
+        opt_adv.build(adv.trainable_variables)
     cw = balanced_class_weights(data.y_train, k)
     weight_of = np.array([cw.get(i, 0.0) for i in range(k)], np.float32)
     cap = float(math.log(n_spk))
@@ -323,10 +447,13 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
     @tf.function(autograph=False)
     def adversary_step(x: Any, s: Any) -> Any:
         z = obf(x, training=False)
-        with tf.GradientTape() as tape:
-            loss = adv_loss(s, adv(z, training=True))
-        opt_adv.apply_gradients(zip(tape.gradient(loss, adv.trainable_variables), adv.trainable_variables))
-        return loss
+        losses = []
+        for adv, opt_adv in zip(advs, opt_advs):
+            with tf.GradientTape() as tape:
+                loss = adv_loss(s, adv(z, training=True))
+            opt_adv.apply_gradients(zip(tape.gradient(loss, adv.trainable_variables), adv.trainable_variables))
+            losses.append(loss)
+        return tf.add_n(losses)
 
     def privacy_loss(s: Any, p: Any) -> Any:
         """What the obfuscator minimises about the adversary's answer p (speakers only, not silence)."""
@@ -343,7 +470,7 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
             kw = tf.reduce_sum(ce(y, kws(z, training=True)) * w) / tf.reduce_sum(w)
             loss = kw
             if lam > 0:
-                loss = kw + lam * privacy_loss(s, adv(z, training=False))
+                loss = kw + lam * tf.add_n([privacy_loss(s, adv(z, training=False)) for adv in advs]) / len(advs)
         opt_main.apply_gradients(zip(tape.gradient(loss, main_vars), main_vars))
         return kw
 
@@ -356,10 +483,13 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
 
         epochs = tqdm(epochs, desc=f"obfuscator lambda {lam:g}", unit="epoch", leave=False)
     for epoch in epochs:
-        if lam > 0 and cfg.adversary_reset_epochs and epoch and epoch % cfg.adversary_reset_epochs == 0:
-            adv.set_weights(build_speaker_model(shape, n_spk).get_weights())  # new random weights
-            for v in opt_adv.variables:
-                v.assign(tf.zeros_like(v))
+        for i, (adv, opt_adv) in enumerate(zip(advs, opt_advs)):
+            period = cfg.adversary_reset_epochs
+            offset = (i * period) // len(advs)  # staggered: the ensemble never restarts all at once
+            if lam > 0 and period and epoch > offset and (epoch - offset) % period == 0:
+                adv.set_weights(build_speaker_model(code_shape, n_spk).get_weights())  # new random weights
+                for v in opt_adv.variables:
+                    v.assign(tf.zeros_like(v))
         for idx in _batches(len(x_all), cfg.batch_size, rng):
             x = tf.constant(x_all[idx])
             s = tf.constant(data.s_train[idx])
@@ -380,7 +510,8 @@ def train_obfuscator(data: SpeakerData, lam: float, cfg: ObfuscatorConfig = Obfu
     co = None
     if lam > 0:
         held = data.s_held >= 0
-        co = float(np.mean(np.argmax(_predict(adv, _predict(obf, data.x_held[held])), 1) == data.s_held[held]))
+        z_held = _predict(obf, data.x_held[held])
+        co = max(float(np.mean(np.argmax(_predict(adv, z_held), 1) == data.s_held[held])) for adv in advs)
     return TrainedObfuscator(float(lam), obf, kws, combined, int8, backend, metrics, raw,
                              float(fm["balanced_accuracy"]), co, round(seconds, 2))
 
@@ -390,7 +521,7 @@ class FreshAdversary:
     """A speaker classifier trained from scratch on frozen (obfuscated or raw) features, and its score."""
 
     model: Any
-    """The trained Keras classifier (standardising its input first)."""
+    """The trained classifier (Keras, standardising its input first; or scikit-learn's for 'trees')."""
     accuracy: float
     """Share of held-out clips of the study speakers whose speaker it names."""
     chance: float
@@ -398,12 +529,25 @@ class FreshAdversary:
     train_accuracy: float
     """Its accuracy on the clips it trained on (how well it fits)."""
     history: dict[str, list[float]]
-    """Mean training loss per epoch (``loss``)."""
+    """Mean training loss per epoch (``loss``; for 'trees', per boosting round)."""
+    kind: str = "cnn"
+    """Its kind ('cnn' or 'mlp', see :func:`build_speaker_model`; 'trees': gradient-boosted trees)."""
+
+
+GBM_ROUNDS = 200
+"""Boosting rounds of the 'trees' attacker (scikit-learn's histogram gradient boosting, its other defaults)."""
 
 
 def fresh_adversary(obfuscator: Any | None, data: SpeakerData, cfg: ObfuscatorConfig = ObfuscatorConfig(),
-                    seed_offset: int = 1) -> FreshAdversary:
-    """Freeze the obfuscator (None: raw features), train a new speaker classifier on its outputs, score held-out clips."""
+                    seed_offset: int = 1, kind: str = "cnn") -> FreshAdversary:
+    """Freeze the obfuscator (None: raw features), train a new speaker classifier on its outputs, score held-out clips.
+
+    ``kind``: 'cnn' or 'mlp' (Keras, ``cfg.adversary_epochs`` epochs at ``cfg.adversary_learning_rate``), or
+    'trees' (gradient-boosted trees on the flattened values, ``GBM_ROUNDS`` rounds; on real speakers the strongest
+    attacker on the raw features and on small codes).
+    """
+    if kind not in ("cnn", "mlp", "trees"):
+        raise KitError(f"fresh attacker {kind!r}: give 'cnn', 'mlp' or 'trees'")
     from ..tf_quiet import load_tensorflow
     from ..train import set_seed
 
@@ -417,8 +561,18 @@ def fresh_adversary(obfuscator: Any | None, data: SpeakerData, cfg: ObfuscatorCo
 
     z_tr, z_he = view(data.x_train[tr]), view(data.x_held[he])
     s_tr, s_he = data.s_train[tr], data.s_held[he]
+    chance = float(np.bincount(s_he).max() / len(s_he)) if len(s_he) else 0.0
+    if kind == "trees":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        flat_tr, flat_he = z_tr.reshape(len(z_tr), -1), z_he.reshape(len(z_he), -1)
+        trees = HistGradientBoostingClassifier(max_iter=GBM_ROUNDS, random_state=cfg.seed + seed_offset)
+        trees.fit(flat_tr, s_tr)
+        return FreshAdversary(trees, float(trees.score(flat_he, s_he)), chance, float(trees.score(flat_tr, s_tr)),
+                              {"loss": [float(v) for v in -trees.train_score_]}, kind)
     set_seed(cfg.seed + seed_offset)
-    model = build_speaker_model(z_tr.shape[1:], len(data.speakers), z_tr.mean(axis=0), z_tr.std(axis=0) + 1e-6)
+    model = build_speaker_model(z_tr.shape[1:], len(data.speakers), z_tr.mean(axis=0), z_tr.std(axis=0) + 1e-6,
+                                kind=kind)
     opt = keras.optimizers.Adam(cfg.adversary_learning_rate)
     opt.build(model.trainable_variables)
     ce = keras.losses.SparseCategoricalCrossentropy()
@@ -438,8 +592,17 @@ def fresh_adversary(obfuscator: Any | None, data: SpeakerData, cfg: ObfuscatorCo
         losses.append(float(np.mean(batch_losses)))
     acc = float(np.mean(np.argmax(_predict(model, z_he), 1) == s_he))
     train_acc = float(np.mean(np.argmax(_predict(model, z_tr), 1) == s_tr))
-    chance = float(np.bincount(s_he).max() / len(s_he)) if len(s_he) else 0.0
-    return FreshAdversary(model, acc, chance, train_acc, {"loss": losses})
+    return FreshAdversary(model, acc, chance, train_acc, {"loss": losses}, kind)
+
+
+def fresh_attack(obfuscator: Any | None, data: SpeakerData,
+                 cfg: ObfuscatorConfig = ObfuscatorConfig()) -> tuple[FreshAdversary, dict[str, float]]:
+    """Every fresh attacker in ``cfg.fresh_attackers`` on the frozen obfuscator's outputs: the best one (the
+    verdict: an attacker picks what works) and each one's held-out accuracy."""
+    if not cfg.fresh_attackers:
+        raise KitError("fresh_attackers is empty: give at least one of 'cnn', 'mlp', 'trees'")
+    found = [fresh_adversary(obfuscator, data, cfg, kind=kind) for kind in cfg.fresh_attackers]
+    return max(found, key=lambda f: f.accuracy), {f.kind: f.accuracy for f in found}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -447,15 +610,15 @@ class ObfuscationRow:
     """One point of the trade-off curve."""
 
     lam: float
-    """Weight of the adversary's loss (0: the plain model)."""
+    """Weight of the adversary's loss (0: no adversary)."""
     keyword_balanced_accuracy: float
     """Balanced accuracy of the int8 model (obfuscator + keyword model) on ``backend``."""
     keyword_float_balanced_accuracy: float
     """The same in float (Keras)."""
     speaker_accuracy: float
-    """The fresh adversary's accuracy on held-out clips of the study speakers (the honest test)."""
+    """The best fresh adversary's accuracy on held-out clips of the study speakers (the honest test)."""
     speaker_train_accuracy: float
-    """The fresh adversary's accuracy on its own training clips."""
+    """That adversary's accuracy on its own training clips."""
     speaker_chance: float
     """Accuracy of always naming the most frequent held-out speaker."""
     co_adversary_accuracy: float | None
@@ -466,6 +629,11 @@ class ObfuscationRow:
     """Size of the int8 model."""
     seconds: float
     """Wall time of the joint training."""
+    speaker_accuracy_by_attacker: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Each fresh attacker's held-out accuracy ('cnn', 'mlp', 'trees'); ``speaker_accuracy`` is the largest."""
+    setting: str = "obfuscator"
+    """'obfuscator' (a row of the sweep) or 'plain' (the reference: the keyword model on the raw features, and
+    the fresh adversaries on the raw features)."""
 
 
 @dataclasses.dataclass
@@ -475,7 +643,7 @@ class ObfuscationStudy:
     rows: list[ObfuscationRow]
     """One row per lambda, in the order given."""
     raw_speaker_accuracy: float
-    """A fresh adversary on the features with no obfuscator at all (reference)."""
+    """The best fresh adversary on the features with no obfuscator at all (reference)."""
     raw_speaker_chance: float
     """Its chance level."""
     data: str
@@ -484,43 +652,90 @@ class ObfuscationStudy:
     """Number of identities."""
     models: dict[float, TrainedObfuscator]
     """Each lambda's trained models (not for JSON)."""
+    plain: ObfuscationRow | None = None
+    """The reference every target is measured against: the kit's keyword model on the raw features (int8, same
+    training) and the fresh adversaries on the raw features (None if the study was run without it)."""
 
 
 def obfuscation_study(data: SpeakerData, lambdas: Sequence[float] = (0.0, 0.3, 1.0, 3.0),
-                      cfg: ObfuscatorConfig = ObfuscatorConfig(), progress: bool = False) -> ObfuscationStudy:
-    """Train one obfuscator per lambda, score its int8 model's keywords and a fresh adversary on its outputs."""
+                      cfg: ObfuscatorConfig = ObfuscatorConfig(), progress: bool = False,
+                      plain: bool = True) -> ObfuscationStudy:
+    """Train one obfuscator per lambda, score its int8 model's keywords and fresh adversaries on its outputs.
+
+    ``plain``: also train the reference, the kit's keyword model alone on the raw features, the same way.
+    """
     if 0.0 not in [float(v) for v in lambdas]:
-        lambdas = (0.0, *lambdas)  # the plain model is the reference every target is measured against
-    raw = fresh_adversary(None, data, cfg)
+        lambdas = (0.0, *lambdas)  # no adversary at all: what the obfuscator's shape alone does
+    raw, raw_each = fresh_attack(None, data, cfg)
+    plain_row = None
+    if plain:
+        t = train_obfuscator(data, 0.0, cfg, progress, plain=True)
+        plain_row = ObfuscationRow(0.0, float(t.keyword_metrics["balanced_accuracy"]),
+                                   t.keyword_float_balanced_accuracy, raw.accuracy, raw.train_accuracy, raw.chance,
+                                   None, t.backend, len(t.int8_model), t.seconds, raw_each, "plain")
+        if progress:
+            print(f"plain {cfg.keyword_model} on raw features: "
+                  f"keyword balanced {plain_row.keyword_balanced_accuracy:.3f} "
+                  f"({t.backend}), fresh speaker-ID {raw.accuracy:.3f} {raw_each} (chance {raw.chance:.3f})")
     rows, models = [], {}
     for lam in lambdas:
         t = train_obfuscator(data, float(lam), cfg, progress)
-        fa = fresh_adversary(t.obfuscator, data, cfg)
+        fa, each = fresh_attack(t.obfuscator, data, cfg)
         rows.append(ObfuscationRow(t.lam, float(t.keyword_metrics["balanced_accuracy"]),
                                    t.keyword_float_balanced_accuracy, fa.accuracy, fa.train_accuracy, fa.chance,
-                                   t.co_adversary_accuracy, t.backend, len(t.int8_model), t.seconds))
+                                   t.co_adversary_accuracy, t.backend, len(t.int8_model), t.seconds, each))
         models[t.lam] = t
         if progress:
             r = rows[-1]
             print(f"lambda {r.lam:g}: keyword balanced {r.keyword_balanced_accuracy:.3f} ({r.backend}), "
-                  f"fresh speaker-ID {r.speaker_accuracy:.3f} (chance {r.speaker_chance:.3f})")
-    return ObfuscationStudy(rows, raw.accuracy, raw.chance, data.description, len(data.speakers), models)
+                  f"fresh speaker-ID {r.speaker_accuracy:.3f} {each} (chance {r.speaker_chance:.3f})")
+    return ObfuscationStudy(rows, raw.accuracy, raw.chance, data.description, len(data.speakers), models, plain_row)
 
 
-def target_check(rows: Sequence[ObfuscationRow], max_keyword_drop: float = 0.05,
-                 min_gap_removed: float = 0.5) -> list[dict[str, Any]]:
-    """Per lambda > 0, the issue's target against the plain model (lambda 0): keyword kept, speaker gap halved."""
-    plain = next((r for r in rows if r.lam == 0.0), None)
-    if plain is None:
-        raise KitError("the sweep has no lambda 0 (the plain model every target is measured against)")
-    gap = plain.speaker_accuracy - plain.speaker_chance
+def code_width_sweep(data: SpeakerData, widths: Sequence[int], cfg: ObfuscatorConfig = ObfuscatorConfig(),
+                     progress: bool = False) -> list[ObfuscationRow]:
+    """The information bottleneck's trade-off curve: one code obfuscator per width (``code_channels``), with no
+    adversary (lambda 0), everything else as in ``cfg``; each row scored like the lambda sweep's (int8 keyword
+    model, best fresh attacker). Each row's ``setting`` is 'code C'."""
+    rows = []
+    for c in widths:
+        if c < 1:
+            raise KitError(f"code width {c}: give 1 or more channels")
+        one = dataclasses.replace(cfg, code_channels=int(c))
+        t = train_obfuscator(data, 0.0, one, progress)
+        fa, each = fresh_attack(t.obfuscator, data, one)
+        rows.append(ObfuscationRow(0.0, float(t.keyword_metrics["balanced_accuracy"]),
+                                   t.keyword_float_balanced_accuracy, fa.accuracy, fa.train_accuracy, fa.chance,
+                                   None, t.backend, len(t.int8_model), t.seconds, each, f"code {int(c)}"))
+        if progress:
+            r = rows[-1]
+            print(f"code {c} x {t.obfuscator.output_shape[1]} step(s): "
+                  f"keyword balanced {r.keyword_balanced_accuracy:.3f} "
+                  f"({r.backend}), fresh speaker-ID {r.speaker_accuracy:.3f} {each} (chance {r.speaker_chance:.3f})")
+    return rows
+
+
+def target_check(rows: Sequence[ObfuscationRow], max_keyword_drop: float = 0.05, min_gap_removed: float = 0.5,
+                 plain: ObfuscationRow | None = None) -> list[dict[str, Any]]:
+    """The issue's target per obfuscator row: keyword kept within ``max_keyword_drop`` of the reference while the
+    fresh adversary loses at least ``min_gap_removed`` of the reference's gap to chance.
+
+    The reference is ``plain`` (the keyword model and the fresh adversaries on the raw features; then every row,
+    lambda 0 included, is checked) or, without it, the sweep's lambda-0 row (then only lambdas > 0 are checked).
+    """
+    ref = plain
+    if ref is None:
+        ref = next((r for r in rows if r.lam == 0.0 and r.setting != "plain"), None)
+        if ref is None:
+            raise KitError("the sweep has no lambda 0 (the plain model every target is measured against)")
+    gap = ref.speaker_accuracy - ref.speaker_chance
     out = []
     for r in rows:
-        if r.lam == 0.0:
+        if r is ref or r.setting == "plain" or (plain is None and r.lam == 0.0):
             continue
-        drop = plain.keyword_balanced_accuracy - r.keyword_balanced_accuracy
-        removed = (plain.speaker_accuracy - r.speaker_accuracy) / gap if gap > 0 else float("nan")
-        out.append({"lam": r.lam, "keyword_drop_points": round(100 * drop, 1),
+        drop = ref.keyword_balanced_accuracy - r.keyword_balanced_accuracy
+        removed = (ref.speaker_accuracy - r.speaker_accuracy) / gap if gap > 0 else float("nan")
+        out.append({"setting": r.setting, "lam": r.lam, "keyword_drop_points": round(100 * drop, 1),
                     "share_of_speaker_gap_removed": round(removed, 3),
                     "meets_target": bool(drop <= max_keyword_drop and removed >= min_gap_removed)})
     return out
