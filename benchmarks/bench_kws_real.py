@@ -10,7 +10,7 @@ Two set-ups, both yes/no + silence + unknown, int8 on TFLM:
     python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn] [--seeds 1234,1,2]
         [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
         [--threads N] [--synth main|plain] [--mask [T,TW,F,FW]]
-        [--filters N] [--blocks N] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T] [--no-balance]
+        [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T] [--no-balance]
         [--tag NAME]
 
 Prints one line per seed and writes benchmarks/results/kws_real_<train>_<model>[_<tag>].json with the
@@ -57,9 +57,10 @@ def main() -> None:
                          "masks, widest (channels); alone: MaskConfig's defaults")
     ap.add_argument("--filters", type=int, help="with --model ds_cnn: channels of every layer (ds_cnn's default)")
     ap.add_argument("--blocks", type=int, help="with --model ds_cnn: depthwise-separable blocks (ds_cnn's default)")
+    ap.add_argument("--stride", help="with --model ds_cnn: first convolution's stride, frames,channels (2,2)")
     ap.add_argument("--keep", type=Path, metavar="DIR", help="keep each seed's run folder as DIR/seed<N>")
     ap.add_argument("--teacher", type=Path, metavar="RUN",
-                    help="distil from this run folder's model (RUN/seed<N> when that exists, e.g. a --keep folder)")
+                    help="distil from this run folder's model (a --keep folder: its seed<N>, else its first seed)")
     ap.add_argument("--alpha", type=float, default=0.5, help="with --teacher: weight of the true label")
     ap.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening of its probabilities")
     ap.add_argument("--no-balance", action="store_true", help="no class weights in the loss")
@@ -87,24 +88,27 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         t0 = time.perf_counter()
         keras_model = None
-        if args.filters or args.blocks:
+        shape_args = {k: v for k, v in {"filters": args.filters, "blocks": args.blocks,
+                                        "strides": tuple(int(v) for v in args.stride.split(",")) if args.stride
+                                        else None}.items() if v}
+        if shape_args:
             if args.model != "ds_cnn":
-                sys.exit("--filters and --blocks are for --model ds_cnn")
+                sys.exit("--filters, --blocks and --stride are for --model ds_cnn")
+            from tinymlkit.config import KwsRunConfig
             from tinymlkit.models.kws import ds_cnn
             from tinymlkit.train import limit_threads, set_seed
 
             limit_threads(args.threads)
             set_seed(seed)
-            from tinymlkit.config import KwsRunConfig
-
-            shape = KwsRunConfig().audio.feature_shape
-            keras_model = ds_cnn(shape, 4, **{k: v for k, v in {"filters": args.filters,
-                                                                    "blocks": args.blocks}.items() if v})
+            keras_model = ds_cnn(KwsRunConfig().audio.feature_shape, 4, **shape_args)
         with tempfile.TemporaryDirectory() as tmp:
             folder = args.keep / f"seed{seed}" if args.keep else Path(tmp) / "run"
             teacher = None
             if args.teacher:
-                teacher = args.teacher / f"seed{seed}" if (args.teacher / f"seed{seed}").is_dir() else args.teacher
+                own = args.teacher / f"seed{seed}"
+                others = sorted(args.teacher.glob("seed*/model.keras"))
+                teacher = (own if own.is_dir() else args.teacher if (args.teacher / "model.keras").is_file()
+                           else others[0].parent if others else args.teacher)
             r = run_kws(folder, data=data if args.train == "real" else None, model=args.model,
                         epochs=args.epochs, seed=seed, augment_copies=args.copies, progress=False,
                         patience=args.patience, task_overrides=overrides, learning_rate=args.lr,
