@@ -116,6 +116,9 @@ def test_kws_run_flags_are_checked_before_any_work(tmp_path, capsys):
         (["--lr", "5"], "--lr"),
         (["--init", str(tmp_path / "no_run")], "no model.keras"),
         (["--real-eval", str(tmp_path / "nothing")], "--real-eval"),
+        (["--mask", "2,6,2"], "--mask"),
+        (["--teacher", str(tmp_path / "no_run")], "--teacher"),
+        (["--distill-alpha", "0.3"], "need --teacher"),
     ]
     for extra, message in cases:
         assert main(["kws", "run", "--out", str(tmp_path / "run"), "--fast", *extra]) == 2, extra
@@ -132,3 +135,7 @@ def test_run_takes_the_flags_run_kws_takes():
     assert [str(d) for d in args.data] == ["a", "b"] and str(args.init) == "old" and args.lr == 0.001
     assert args.copies == 2 and args.unknown_share == 200 and args.silence_share == 30 and args.threads == 1
     assert args.no_balance and args.no_perturb and args.patience == 3 and args.background_frequency == 0.5
+    args = build_parser().parse_args(["kws", "run", "--out", "r", "--mask", "--teacher", "big", "--distill-alpha",
+                                      "0.3", "--distill-temperature", "3"])
+    assert args.mask == "default" and str(args.teacher) == "big" and args.distill_alpha == 0.3
+    assert args.distill_temperature == 3 and build_parser().parse_args(["kws", "run", "--out", "r"]).mask is None

@@ -202,3 +202,13 @@ def test_fine_tune_from_a_run_with_real_eval(tmp_path, shared_data):
     assert list(m)[:3] == ["balanced_accuracy", "per_class", "unknown_false_accept_rate"]
     text = format_summary(r)
     assert "started from the model of" in text and str(held) in text
+
+
+def test_ds_cnn_first_stride_sets_the_positions_every_layer_works_on():
+    from tinymlkit.models.kws import ds_cnn
+
+    wide = ds_cnn((49, 40), 4, filters=8, blocks=1)
+    narrow = ds_cnn((49, 40), 4, filters=8, blocks=1, strides=(2, 4))
+    assert wide.get_layer("dw0").output.shape[1:3] == (25, 20)
+    assert narrow.get_layer("dw0").output.shape[1:3] == (25, 10)
+    assert narrow.count_params() == wide.count_params()  # same weights on half the positions

@@ -190,3 +190,46 @@ def test_validation_loss_and_accuracy_from_predictions_equal_keras_evaluate():
     assert round(logs["val_accuracy"] * len(y)) == round(acc * len(y))
     pred = np.argmax(model.predict(x, verbose=0), axis=1)
     assert logs["val_balanced_accuracy"] == pytest.approx(_balanced_accuracy(y, pred))
+
+
+def test_soft_targets_mix_the_label_with_the_softened_teacher():
+    from tinymlkit.train import DistillConfig, soft_targets
+
+    y = np.array([0, 2, 1])
+    teacher = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8], [0.05, 0.9, 0.05]])
+    t = soft_targets(y, teacher, alpha=0.5, temperature=2.0)
+    assert t.shape == (3, 3) and np.allclose(t.sum(axis=1), 1.0, atol=1e-6)
+    assert np.array_equal(soft_targets(y, teacher, alpha=1.0), np.eye(3, dtype=np.float32)[y])
+    assert np.allclose(soft_targets(y, teacher, alpha=0.0, temperature=1.0), teacher, atol=1e-6)
+    # A higher temperature brings the classes closer (more entropy) and keeps the teacher's ranking.
+    hot = soft_targets(y, teacher, alpha=0.0, temperature=4.0)
+    ent = lambda p: -(p * np.log(p)).sum(axis=1)  # noqa: E731
+    assert np.all(ent(hot) > ent(teacher))
+    assert np.array_equal(np.argsort(hot, axis=1), np.argsort(teacher, axis=1))
+    with pytest.raises(ValueError, match="do not match"):
+        soft_targets(y[:2], teacher)
+    with pytest.raises(ValueError, match="alpha"):
+        DistillConfig(alpha=1.5)
+
+
+def test_a_student_trained_on_soft_targets_learns_the_teachers_confidence():
+    """Tiny distillation: a teacher that is unsure near the boundary (p = sigmoid(x)). On hard labels a
+    student grows sure everywhere; on the teacher's probabilities it learns the teacher's own uncertainty."""
+    from tinymlkit.train import fit, set_seed, soft_targets
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, (600, 2)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    p1 = 1 / (1 + np.exp(-x[:, 0]))
+    teacher = np.stack([1 - p1, p1], axis=1)
+    cfg = TrainConfig(epochs=40, batch_size=32, learning_rate=0.05, patience=40)
+    gaps = {}
+    for name, targets in (("hard", y), ("soft", soft_targets(y, teacher, alpha=0.0, temperature=1.0))):
+        set_seed(1)
+        model = _dense_model(2, 2)
+        fit(model, x[:500], targets[:500], x[500:], y[500:], cfg, progress=False, class_weight={0: 1.0, 1: 1.0})
+        pred = model.predict(x[500:], verbose=0)[:, 1]
+        gaps[name] = float(np.mean(np.abs(pred - p1[500:])))
+        assert np.mean((pred > 0.5) == (y[500:] == 1)) > 0.95  # both learn the boundary
+    assert gaps["soft"] < 0.05, gaps
+    assert gaps["hard"] > 2 * gaps["soft"], gaps

@@ -1,5 +1,5 @@
 """Training: Keras fit with early stopping on balanced accuracy, a decaying learning rate, a progress bar,
-a fixed seed, and a cap on TensorFlow's threads."""
+a fixed seed, a cap on TensorFlow's threads, and soft targets for distillation from a larger model."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,7 +11,7 @@ import numpy as np
 from .config import TrainConfig
 from .vision.int8_input import DEFAULT_NORMALIZATION, normalize
 
-__all__ = ["TrainResult", "set_seed", "fit", "build_training_state", "EpochProgress", "BalancedAccuracy", "limit_threads", "ImageSplits",
+__all__ = ["TrainResult", "set_seed", "fit", "DistillConfig", "soft_targets", "build_training_state", "EpochProgress", "BalancedAccuracy", "limit_threads", "ImageSplits",
            "train_classifier"]
 
 
@@ -160,6 +160,45 @@ def build_training_state(model: Any, x_sample: Any, y_sample: Any) -> None:
         model.reset_metrics()
 
 
+@dataclasses.dataclass(frozen=True)
+class DistillConfig:
+    """How a student model learns from a teacher's probabilities (see ``soft_targets``)."""
+
+    alpha: float = 0.5
+    """Weight of the true label in each target; the teacher's softened probabilities get 1 - alpha."""
+    temperature: float = 2.0
+    """Softening of the teacher's probabilities (1 keeps them; higher brings the classes closer)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"DistillConfig.alpha = {self.alpha!r}: give a weight from 0 to 1")
+        if not self.temperature > 0:
+            raise ValueError(f"DistillConfig.temperature = {self.temperature!r}: give a positive number")
+
+
+def soft_targets(y: np.ndarray, teacher_probs: np.ndarray, alpha: float = 0.5,
+                 temperature: float = 2.0) -> np.ndarray:
+    """Distillation targets: the true label with weight ``alpha``, a teacher's softened probabilities with the rest.
+
+    Hinton et al. 2015 ("Distilling the Knowledge in a Neural Network", arXiv:1503.02531) train a small
+    model on a large one's probabilities raised to a temperature T, which keeps what the large model
+    knows about which wrong classes are close (a "no" that sounds a little like "go"). Here the
+    temperature softens the teacher's probabilities only (p ** (1/T), renormalised: the softmax of its
+    logits / T); the student keeps its ordinary softmax and is trained with cross-entropy on these
+    targets (``fit`` takes them as a (N, classes) ``y_train``). ``alpha=1`` gives one-hot labels back.
+    """
+    y = np.asarray(y, dtype=int)
+    p = np.asarray(teacher_probs, dtype=np.float64)
+    if p.ndim != 2 or len(p) != len(y):
+        raise ValueError(f"teacher probabilities {p.shape} do not match {len(y)} labels")
+    if not 0.0 <= alpha <= 1.0 or temperature <= 0:
+        raise ValueError(f"alpha {alpha} must be in [0, 1] and temperature {temperature} positive")
+    soft = np.exp(np.log(np.clip(p, 1e-12, 1.0)) / temperature)
+    soft /= soft.sum(axis=1, keepdims=True)
+    onehot = np.eye(p.shape[1])[y]
+    return (alpha * onehot + (1.0 - alpha) * soft).astype(np.float32)
+
+
 def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray, y_val: np.ndarray,
         cfg: TrainConfig = TrainConfig(), progress: bool = True, desc: str = "training",
         class_weight: dict[int, float] | None = None, callbacks: list[Any] | None = None,
@@ -168,7 +207,9 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
 
     The best epoch is the one with the highest ``monitor``: balanced accuracy by default, because plain
     accuracy keeps an epoch that sacrifices a small class (measured: an epoch with "no" recall 0.46
-    won on val_accuracy). ``compile_model=False`` keeps a model's own compile settings.
+    won on val_accuracy). ``compile_model=False`` keeps a model's own compile settings. ``y_train`` may be
+    integer labels or (N, classes) target probabilities (``soft_targets``; class weights then go by each
+    row's largest target); validation labels are integers.
     """
     from .tf_quiet import load_tensorflow
     load_tensorflow()
@@ -179,8 +220,10 @@ def fit(model: Any, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
     if compile_model:
         schedule = keras.optimizers.schedules.CosineDecay(cfg.learning_rate, decay_steps=steps, alpha=0.05)
         # Keras 3: pass compile arguments by keyword (the third positional is loss_weights).
+        soft = np.ndim(y_train) == 2
         model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                      loss="categorical_crossentropy" if soft else "sparse_categorical_crossentropy",
+                      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy") if soft else "accuracy"])
     has_val = len(x_val) > 0
     # With the kit's own loss, one prediction per epoch gives val_loss, val_accuracy and the balanced accuracy,
     # and Keras neither evaluates the validation set a second time nor traces a test step.

@@ -50,6 +50,15 @@ def register(sub: Any) -> None:
                                                 "stopping (default 10; 4 with --fast)")
     p.add_argument("--no-balance", action="store_true", help="do not weight classes by their size in the loss")
     p.add_argument("--no-perturb", action="store_true", help="no speed/vocal-tract/room perturbation of words")
+    p.add_argument("--mask", nargs="?", const="default", metavar="T,TW,F,FW",
+                   help="SpecAugment: mask T stretches of up to TW frames and F bands of up to FW channels of "
+                        "each training word's features (alone: 2,6,2,6)")
+    p.add_argument("--teacher", type=Path, metavar="RUN",
+                   help="distil: train on soft targets from the model of this run folder (same words)")
+    p.add_argument("--distill-alpha", type=float, metavar="A",
+                   help="with --teacher: weight of the true label in each target, 0..1 (default 0.5)")
+    p.add_argument("--distill-temperature", type=float, metavar="T",
+                   help="with --teacher: softening of the teacher's probabilities (default 2)")
     p.add_argument("--threads", type=int, metavar="N", help="cap TensorFlow's threads (shared machines)")
     p.set_defaults(func=_run)
 
@@ -94,6 +103,22 @@ def _share(name: str, value: float | None, high: float | None = None) -> float |
     return value
 
 
+def _mask(text: str | None) -> Any:
+    """``--mask``: None (off), "default" (``MaskConfig()``) or four whole numbers T,TW,F,FW."""
+    from ..audio.masking import MaskConfig
+    from ..errors import KitError
+
+    if text is None:
+        return None
+    if text == "default":
+        return MaskConfig()
+    parts = text.split(",")
+    if len(parts) != 4 or not all(p.strip().isdigit() for p in parts):
+        raise KitError(f"--mask {text!r}: give four whole numbers T,TW,F,FW (time masks, widest in frames, "
+                       "frequency masks, widest in channels), such as 2,6,2,6")
+    return MaskConfig(*[int(p) for p in parts])
+
+
 def _run(args: argparse.Namespace) -> int:
     from ..errors import KitError
     from ..pipelines.kws import format_summary, run_kws
@@ -107,6 +132,20 @@ def _run(args: argparse.Namespace) -> int:
             raise KitError(f"--{flag} {v}: give a positive whole number")
     if args.lr is not None and not 0 < args.lr < 1:
         raise KitError(f"--lr {args.lr}: give a learning rate between 0 and 1, such as 0.001")
+    mask = _mask(args.mask)
+    distill = None
+    if args.distill_alpha is not None or args.distill_temperature is not None:
+        from ..train import DistillConfig
+
+        if args.teacher is None:
+            raise KitError("--distill-alpha and --distill-temperature need --teacher RUN")
+        if args.distill_alpha is not None and not 0 <= args.distill_alpha <= 1:
+            raise KitError(f"--distill-alpha {args.distill_alpha}: give a weight from 0 to 1")
+        if args.distill_temperature is not None and not args.distill_temperature > 0:
+            raise KitError(f"--distill-temperature {args.distill_temperature}: give a positive number")
+        distill = DistillConfig(**{k: v for k, v in {"alpha": args.distill_alpha,
+                                                     "temperature": args.distill_temperature}.items()
+                                   if v is not None})
     overrides = {k: v for k, v in {
         "unknown_percentage": _share("unknown-share", args.unknown_share),
         "silence_percentage": _share("silence-share", args.silence_share),
@@ -117,7 +156,8 @@ def _run(args: argparse.Namespace) -> int:
                 sketch=args.sketch, seed=args.seed, augment_copies=args.copies, task_overrides=overrides,
                 balance_classes=not args.no_balance, patience=args.patience, init=args.init,
                 learning_rate=args.lr, real_eval=args.real_eval, perturb=False if args.no_perturb else None,
-                threads=args.threads, mix_init_data=not args.no_init_data)
+                threads=args.threads, mix_init_data=not args.no_init_data, mask=mask, teacher=args.teacher,
+                distill=distill)
     print(format_summary(r))
     return 0
 

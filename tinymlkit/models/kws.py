@@ -28,11 +28,13 @@ def tiny_conv(input_shape: tuple[int, int], num_labels: int, dropout: float = 0.
 
 
 def ds_cnn(input_shape: tuple[int, int], num_labels: int, filters: int = 64, blocks: int = 4,
-           dropout: float = 0.2) -> Any:
+           dropout: float = 0.2, strides: tuple[int, int] = (2, 2)) -> Any:
     """Depthwise-separable CNN as in the MLPerf Tiny keyword-spotting reference (Zhang et al. 2017).
 
-    A 10x4 convolution with stride 2, then ``blocks`` depthwise 3x3 + pointwise 1x1 pairs, each with
-    batch norm and ReLU, global average pooling and a dense layer.
+    A 10x4 convolution with ``strides`` (frames, channels), then ``blocks`` depthwise 3x3 + pointwise 1x1
+    pairs, each with batch norm and ReLU, global average pooling and a dense layer. The first stride
+    sets how many positions every later layer works on, so most of the multiply-accumulates: (2, 4) on
+    the 40 filterbank channels leaves 25 x 10, as many as the MLPerf model's 49 x 10 MFCC input gives.
     """
     from ..tf_quiet import load_tensorflow
     load_tensorflow()
@@ -41,7 +43,7 @@ def ds_cnn(input_shape: tuple[int, int], num_labels: int, filters: int = 64, blo
 
     inp = keras.Input(shape=input_shape, name="features")
     x = layers.Reshape((*input_shape, 1))(inp)
-    x = layers.Conv2D(filters, (10, 4), strides=(2, 2), padding="same", use_bias=False)(x)
+    x = layers.Conv2D(filters, (10, 4), strides=tuple(strides), padding="same", use_bias=False)(x)
     x = layers.BatchNormalization(momentum=0.9)(x)
     x = layers.ReLU()(x)
     x = layers.Dropout(dropout)(x)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..audio.augment import augment_clip
 from ..audio.features import micro_features
+from ..audio.masking import MaskConfig, make_masker
 from ..audio.perturb import PerturbConfig, make_feature_perturber, make_perturber
 from ..config import KwsRunConfig, KwsTaskConfig, TrainConfig
 from ..data.speech_commands import SPLITS, KwsDataset, build_dataset, clip_for, scan_folder
@@ -21,7 +22,7 @@ from ..errors import KitError
 from ..evaluate import classification_metrics, compare_runtimes, headline, score_folder
 from ..models import build_kws_model
 from ..paths import dataset_dir
-from ..train import TrainResult, fit, limit_threads, set_seed
+from ..train import DistillConfig, TrainResult, fit, limit_threads, set_seed, soft_targets
 from .steps import StepTimer
 from .tail import RunResult, board_arena, export_sketch, finish, save_models, save_plots
 
@@ -223,20 +224,25 @@ def synthetic_keywords(fast: bool, progress: bool = True) -> Path:
     return make_synthetic_speech(dataset_dir(name), synth, progress=progress)
 
 
-def _load_init(init: str | Path, labels: Sequence[str]) -> tuple[Any, list[str]]:
-    """The Keras model of a previous run folder, checked against this run's labels, and its data folders."""
+def _load_init(init: str | Path, labels: Sequence[str], flag: str = "--init",
+               audio: Any = None) -> tuple[Any, list[str]]:
+    """The Keras model of a previous run folder, checked against this run's labels (and, given ``audio``,
+    its feature settings), and its data folders. ``flag`` names the option in error messages."""
     from ..config import load_run_config
 
     run = Path(init)
     model_path = run / "model.keras"
     if not model_path.is_file():
-        raise KitError(f"--init {run}: no model.keras there; give the folder of a previous 'kws run'")
+        raise KitError(f"{flag} {run}: no model.keras there; give the folder of a previous 'kws run'")
     cfg_path = run / "config.json"
     if cfg_path.is_file():
         old = load_run_config(cfg_path)
         if tuple(old.labels) != tuple(labels):
-            raise KitError(f"--init {run}: its model has labels {list(old.labels)}, this run {list(labels)}; "
+            raise KitError(f"{flag} {run}: its model has labels {list(old.labels)}, this run {list(labels)}; "
                            "use the same --words")
+        if audio is not None and getattr(old, "audio", audio) != audio:
+            raise KitError(f"{flag} {run}: its model was trained on other audio features; "
+                           "give a run made with the same front-end settings")
     from ..tf_quiet import load_tensorflow
     load_tensorflow()
     import keras
@@ -244,7 +250,7 @@ def _load_init(init: str | Path, labels: Sequence[str]) -> tuple[Any, list[str]]
     try:
         model = keras.models.load_model(model_path, compile=False)
     except Exception as e:  # a damaged or foreign file: say which, not a traceback
-        raise KitError(f"--init {model_path}: cannot be read as a Keras model ({type(e).__name__}: {e})") from None
+        raise KitError(f"{flag} {model_path}: cannot be read as a Keras model ({type(e).__name__}: {e})") from None
     roots: list[str] = []
     try:
         roots = list(json.loads((run / "metrics.json").read_text())["task"].get("data_roots", []))
@@ -275,6 +281,21 @@ def _trained_on(roots: Sequence[Path], init_desc: str | None) -> str:
     return text
 
 
+def _chain(hooks: Sequence[AugmentHook]) -> AugmentHook | None:
+    """One hook that applies ``hooks`` in order (None when there are none)."""
+    if not hooks:
+        return None
+    if len(hooks) == 1:
+        return hooks[0]
+
+    def hook(x: np.ndarray, label: int, rng: np.random.Generator) -> np.ndarray:
+        for h in hooks:
+            x = h(x, label, rng)
+        return x
+
+    return hook
+
+
 def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = None,
             words: Sequence[str] = ("yes", "no"), model: str = "tiny_conv", epochs: int | None = None,
             fast: bool = False, sketch: str | Path | None = None, seed: int = 1234,
@@ -284,7 +305,8 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
             real_eval: str | Path | Sequence[str | Path] | None = None,
             perturb: PerturbConfig | bool | None = None, threads: int | None = None,
             synth: SynthSpeechConfig | None = None, mix_init_data: bool = True,
-            keras_model: Any = None) -> RunResult:
+            keras_model: Any = None, mask: MaskConfig | bool | None = None,
+            teacher: str | Path | None = None, distill: DistillConfig | None = None) -> RunResult:
     """Make or read data, train, convert to int8, evaluate on float/LiteRT/TFLM, save, export.
 
     ``data=None`` uses the offline synthetic set (made once); one folder or several (mixed) in Speech
@@ -295,7 +317,10 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
     ``mix_init_data`` that run's data folders are mixed in, so the model keeps unknown and silence.
     ``real_eval`` scores the int8 model on real clips (folders in Speech Commands layout) beside the
     test split. ``perturb`` (default on for words) adds speed, vocal-tract, room and level perturbation.
-    ``threads`` caps TensorFlow's threads. ``keras_model`` is a Keras model built (or trained) by the
+    ``threads`` caps TensorFlow's threads. ``mask`` (off by default; True is ``MaskConfig()``) masks random
+    stretches of frames and channels of training words' features (SpecAugment). ``teacher`` is a previous
+    run folder (a larger model, same labels and features) whose probabilities on each training example
+    become soft targets (``distill``, default ``DistillConfig()``): knowledge distillation. ``keras_model`` is a Keras model built (or trained) by the
     caller, used instead of building ``model`` by name; with ``epochs=0`` it is not trained here, only
     converted, scored, saved and exported (a notebook that shows its own training call does this).
     """
@@ -315,6 +340,7 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
     if train_epochs == 0:
         copies = 1  # no training here: the training split only serves as the representative set
     pcfg = DEFAULT_PERTURB if perturb is None or perturb is True else (perturb or None)
+    mcfg = MaskConfig() if mask is True else (mask or None)
     real_dirs = [Path(real_eval)] if isinstance(real_eval, (str, Path)) else [Path(d) for d in (real_eval or [])]
     for d in real_dirs:
         if not d.is_dir():
@@ -324,6 +350,10 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
     if init is not None:
         init_model, init_roots = _load_init(init, cfg.labels)
         init_desc = f"the model of {init}"
+    teacher_model = None
+    if teacher is not None:
+        teacher_model, _ = _load_init(teacher, cfg.labels, "--teacher", cfg.audio)
+        distill = distill or DistillConfig()
     with steps("data"):
         if data is None:
             synth_cfg = synth or (FAST_SYNTH if fast else FULL_SYNTH)
@@ -355,8 +385,9 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
         data_desc = _trained_on(roots, init_desc)
     with steps("features"):
         hook = make_perturber(pcfg, cfg.audio.sample_rate) if pcfg else None
-        fhook = (make_feature_perturber(pcfg, cfg.audio.lower_band_limit, cfg.audio.upper_band_limit)
-                 if pcfg else None)
+        fhooks = ([make_feature_perturber(pcfg, cfg.audio.lower_band_limit, cfg.audio.upper_band_limit)]
+                  if pcfg else []) + ([make_masker(mcfg)] if mcfg else [])
+        fhook = _chain(fhooks)
         x_tr, y_tr = prepare_features(ds, cfg, "training", copies, seed, progress, hook, fhook)
         x_va, y_va = prepare_features(ds, cfg, "validation", 1, seed, progress)
         x_te, y_te = prepare_features(ds, cfg, "testing", 1, seed, progress)
@@ -368,10 +399,14 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
             keras_model = init_model if init_model is not None else build_kws_model(model, cfg.audio.feature_shape,
                                                                                    len(cfg.labels))
         weights = balanced_class_weights(y_tr, len(cfg.labels)) if balance_classes else None
+        targets = y_tr
+        if teacher_model is not None and distill is not None:
+            teacher_probs = teacher_model.predict(x_tr, verbose=0, batch_size=256)
+            targets = soft_targets(y_tr, teacher_probs, distill.alpha, distill.temperature)
         if train_epochs == 0:
             result = TrainResult(history={}, epochs_run=0, best_epoch=0, seconds=0.0)
         else:
-            result = fit(keras_model, x_tr, y_tr, x_va, y_va, train_cfg, progress=progress,
+            result = fit(keras_model, x_tr, targets, x_va, y_va, train_cfg, progress=progress,
                          desc=f"training {model}", class_weight=weights)
         keras_probs = keras_model.predict(x_te, verbose=0, batch_size=256)
         keras_metrics = classification_metrics(y_te, np.argmax(keras_probs, 1), cfg.labels)
@@ -405,6 +440,9 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
                  "split_method": ds.split_method, "counts": counts, "skipped_files": ds.skipped,
                  "training_examples": int(len(x_tr)), "augment_copies": copies,
                  "perturb": dataclasses.asdict(pcfg) if pcfg else None,
+                 "mask": dataclasses.asdict(mcfg) if mcfg else None,
+                 "teacher": str(teacher) if teacher is not None else None,
+                 "distill": dataclasses.asdict(distill) if teacher is not None and distill else None,
                  "init": str(init) if init is not None else None, "learning_rate": lr},
         "train": {"epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "monitor": "val_balanced_accuracy",
                   "seconds": round(result.seconds, 2), "history": result.history},
