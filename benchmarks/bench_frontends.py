@@ -8,7 +8,7 @@ its input shape, the kit's latency estimate on the Nano 33 BLE Sense, the front 
 
     python benchmarks/bench_frontends.py [--seeds 1234,1,2] [--frontends micro,log_mel,mfcc] [--n-mfcc 10]
         [--model tiny_conv] [--epochs 40] [--copies 3] [--unknown 300] [--silence 50] [--threads 1]
-        [--no-standardise] [--tag NAME]
+        [--no-standardise] [--salt S] [--tag NAME]
 
 Prints one line per seed and front end and writes benchmarks/results/frontends_<model>.json with the
 median over seeds.
@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-standardise", action="store_true",
                     help="train on the raw feature values (no shift and scale by the training mean and spread)")
+    ap.add_argument("--salt", default="", help="speaker-split salt: another salt holds out other speakers")
     ap.add_argument("--tag", default="", help="suffix of the results file")
     args = ap.parse_args()
     data = SHARED_DATA / "speech_commands_v0.02_test_dev"
@@ -53,7 +54,7 @@ def main() -> None:
                                        model=args.model, epochs=args.epochs, patience=args.patience,
                                        copies=args.copies, unknown_percentage=args.unknown,
                                        silence_percentage=args.silence, seed=seed,
-                                       standardise=not args.no_standardise)
+                                       standardise=not args.no_standardise, split_salt=args.salt)
         t0 = time.perf_counter()
         c = compare_frontends([data], cfg, threads=args.threads)
         c["seed"], c["wall_s"] = seed, round(time.perf_counter() - t0, 1)

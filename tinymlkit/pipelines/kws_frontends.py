@@ -49,7 +49,9 @@ class FrontendComparisonConfig:
     copies: int = 3
     """Augmented copies of each training clip (the same clips, shifts and noise for every front end)."""
     seed: int = 1234
-    """Seed of the split, the augmentation and the weights."""
+    """Seed of the augmentation and the weights (and of which unknown clips training keeps)."""
+    split_salt: str = ""
+    """Salt of the speaker split (``KwsTaskConfig.split_salt``): another salt holds out other speakers."""
     timing_clips: int = 100
     """Clips timed one at a time per front end for the Python time per clip."""
     standardise: bool = True
@@ -165,7 +167,7 @@ def compare_frontends(roots: Sequence[str | Path], cfg: FrontendComparisonConfig
 
     limit_threads(threads)
     task = KwsTaskConfig(words=tuple(cfg.words), unknown_percentage=cfg.unknown_percentage,
-                         silence_percentage=cfg.silence_percentage)
+                         silence_percentage=cfg.silence_percentage, split_salt=cfg.split_salt)
     train_cfg = TrainConfig(model=cfg.model, epochs=cfg.epochs, patience=cfg.patience, seed=cfg.seed)
     run_cfg = KwsRunConfig(task=task, train=train_cfg)
     a = run_cfg.audio
