@@ -67,8 +67,9 @@ class ObfuscatorConfig:
     seed: int = 0
     """Seed of weights and shuffling."""
     bottleneck: int = 0
-    """Feature-shaped obfuscator only: channels each frame is squeezed through before the per-frame mix back to 40 (0: no squeeze, the full
-    40x40 mix). Fewer channels leave less room for anything but what the keyword model is trained to need."""
+    """Feature-shaped obfuscator only: channels each frame is squeezed through before the per-frame mix back to
+    40 (0: no squeeze, the full 40x40 mix). Fewer channels leave less room for anything but what the keyword model
+    is trained to need."""
     normalise_clip: bool = False
     """Subtract each clip's mean over time, per channel, first (cepstral mean normalisation: a speaker's average
     spectral envelope, and the microphone's, is removed before the obfuscator sees the clip)."""
