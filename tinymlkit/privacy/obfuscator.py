@@ -1,20 +1,25 @@
-"""Keyword yes, speaker no: a small feature obfuscator trained against a speaker-ID adversary, measured honestly.
+"""Keyword yes, speaker no: a small on-device feature obfuscator, judged by fresh speaker-ID attackers.
 
-A few trainable layers (``build_obfuscator``: a 3x3 convolution, a 1x1 merge and a per-frame mix of the
-40 channels, same 49x40 shape out) sit in front of the kit's keyword model. They are trained together
-with it, in alternating steps against a speaker classifier (the adversary): first the adversary takes
-one step on the obfuscated features of a batch, then the obfuscator and keyword model take one step on
-``keyword CE - lambda * min(adversary CE, log(speakers))`` with the adversary held fixed. The cap at the
-chance level's cross-entropy stops the obfuscator being rewarded for making the adversary confidently
-wrong, which would still give the speaker away (a relabelling). ``lambda = 0`` is the plain model.
+The default obfuscator is an information bottleneck (``build_code_obfuscator``): tiny_conv's 10x8 stride-2
+convolution, each frame squeezed to ``code_channels`` values, averaged over the clip and bounded by tanh, so a
+clip becomes a code of 8 numbers; a small dense keyword model (``build_code_head``) reads it. The older
+feature-shaped obfuscator (``build_obfuscator``: a 3x3 convolution, a 1x1 merge and a per-frame mix of the 40
+channels, 49x40 out, with the kit's keyword model behind it) is ``code_channels=0``. Either is trained with
+the keyword model, optionally in alternating steps against speaker classifiers (the adversaries): first they
+take a step on the obfuscated features of a batch, then the obfuscator and keyword model take one step on
+``keyword CE - lambda * min(adversary CE, log(speakers))`` with the adversaries held fixed. The cap at the
+chance level's cross-entropy stops the obfuscator being rewarded for making an adversary confidently wrong,
+which would still give the speaker away (a relabelling). ``lambda = 0``: no adversary.
 
-The adversary trained alongside may only have been fooled, so the verdict comes from a FRESH one
-(``fresh_adversary``): the obfuscator is frozen, its outputs on the training clips are standardised
-(so a mere rescaling hides nothing) and a new speaker classifier is trained on them, then scored on
-held-out clips of the same speakers. The obfuscator and keyword model become ONE int8 model with the
-plain keyword model's input tensor (49x40 int8 micro features), scored on TFLM, so the keyword sketch
-runs it unchanged. The idea is adversarial obfuscation as in arXiv 1805.12024 and arXiv 2110.15171
-(an obfuscator trained so a task survives while an adversary cannot recover a private attribute).
+An adversary trained alongside may only have been fooled, so the verdict comes from FRESH ones
+(``fresh_attack``): the obfuscator is frozen, its outputs on the training clips are standardised (so a mere
+rescaling hides nothing) and new speaker classifiers (a CNN, a dense network, gradient-boosted trees) are
+trained on them, then scored on held-out clips of the same speakers; the best one counts. The reference
+(``plain``) is the kit's keyword model on the raw features, with the same attackers on the raw features. The
+obfuscator and keyword model become ONE int8 model with the plain keyword model's input tensor (49x40 int8
+micro features), scored on TFLM, so the keyword sketch runs it unchanged. The ideas: adversarial obfuscation
+as in arXiv 1805.12024 and arXiv 2110.15171 (an obfuscator trained so a task survives while an adversary
+cannot recover a private attribute) and the information bottleneck (arXiv physics/0004057, arXiv 1612.00410).
 """
 from __future__ import annotations
 
@@ -44,9 +49,10 @@ class ObfuscatorConfig:
     """How the obfuscator, the keyword model and the adversaries are trained."""
 
     filters: int = 4
-    """Channels of the obfuscator's 3x3 convolution."""
+    """Channels of the feature-shaped obfuscator's 3x3 convolution (``code_channels=0`` only)."""
     keyword_model: str = "tiny_conv"
-    """The kit's keyword model behind the obfuscator ('tiny_conv' or 'ds_cnn')."""
+    """The kit's keyword model ('tiny_conv' or 'ds_cnn') of the plain reference, and behind a feature-shaped
+    obfuscator (``code_channels=0``)."""
     epochs: int = 25
     """Epochs of the joint training (obfuscator + keyword model, alternating with the adversary)."""
     adversary_epochs: int = 120
@@ -61,8 +67,9 @@ class ObfuscatorConfig:
     seed: int = 0
     """Seed of weights and shuffling."""
     bottleneck: int = 0
-    """Channels each frame is squeezed through before the per-frame mix back to 40 (0: no squeeze, the full
-    40x40 mix). Fewer channels leave less room for anything but what the keyword model is trained to need."""
+    """Feature-shaped obfuscator only: channels each frame is squeezed through before the per-frame mix back to
+    40 (0: no squeeze, the full 40x40 mix). Fewer channels leave less room for anything but what the keyword model
+    is trained to need."""
     normalise_clip: bool = False
     """Subtract each clip's mean over time, per channel, first (cepstral mean normalisation: a speaker's average
     spectral envelope, and the microphone's, is removed before the obfuscator sees the clip)."""
