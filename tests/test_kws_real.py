@@ -239,3 +239,23 @@ def test_a_run_distils_from_a_teacher_run_and_masks_its_features(tmp_path, share
         run_kws(tmp_path / "other", data=data, words=("yes", "left"), fast=True, epochs=1, progress=False,
                 teacher=teacher.out)
     assert not (tmp_path / "other" / "model_int8.tflite").exists()
+
+
+def test_the_named_ds_cnns_fit_their_size_classes():
+    """ds_cnn (Nano class) and ds_cnn_tiny (micro_speech's size), as kws run builds them: int8 within their size
+    class, and an inference inside the recognizer's stride by inspect's latency estimate for the Nano 33 BLE."""
+    from tinymlkit.config import KwsRunConfig
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.inspect import inspect_model
+    from tinymlkit.models.kws import build_kws_model
+    from tinymlkit.pipelines.tail import board_arena
+    from tinymlkit.targets import get_target
+
+    cfg = KwsRunConfig()
+    stride_ms = cfg.recognizer.inference_every_frames * cfg.audio.window_stride_ms
+    x = np.random.default_rng(0).uniform(0, 26, (32, *cfg.audio.feature_shape)).astype(np.float32)
+    for name, model_limit, arena_limit in (("ds_cnn", 64_000, 96_000), ("ds_cnn_tiny", 20_000, 12_000)):
+        tfl = to_int8_tflite(build_kws_model(name, cfg.audio.feature_shape, len(cfg.labels)), x)
+        assert len(tfl) <= model_limit and board_arena(tfl) <= arena_limit, name
+        latency = get_target("nano33ble").latency_ms(inspect_model(tfl).macs)
+        assert latency <= stride_ms, (name, latency, stride_ms)
