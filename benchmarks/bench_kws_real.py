@@ -7,7 +7,7 @@ Two set-ups, both yes/no + silence + unknown, int8 on TFLM:
 * ``--train synthetic``: the main job's model (offline text-to-speech set only), scored on every
   real clip of that folder (none of them was heard in training).
 
-    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn] [--seeds 1234,1,2]
+    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn|ds_cnn_tiny] [--seeds 1234,1,2]
         [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
         [--threads N] [--synth main|plain] [--mask [T,TW,F,FW]]
         [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T] [--no-balance]
@@ -38,7 +38,7 @@ def _short(m: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--train", default="real", choices=["real", "synthetic"])
-    ap.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn"])
+    ap.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn", "ds_cnn_tiny"])
     ap.add_argument("--epochs", type=int, default=40)
     ap.add_argument("--copies", type=int, help="augmented copies of each training clip (run_kws default)")
     ap.add_argument("--seeds", default="1234", help="comma-separated seeds; the median is reported")

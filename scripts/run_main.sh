@@ -11,4 +11,4 @@ real=()
 if [ -d ../shared/data/speech_commands_v0.02_test_dev ]; then
   real=(--real-eval ../shared/data/speech_commands_v0.02_test_dev)
 fi
-exec "$VENV/bin/python" -m tinymlkit kws run --synthetic --out runs/kws --sketch arduino_sketches/kws "${real[@]}" "$@"
+exec "$VENV/bin/python" -m tinymlkit kws run --synthetic --model ds_cnn_tiny --out runs/kws --sketch arduino_sketches/kws "${real[@]}" "$@"

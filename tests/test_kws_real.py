@@ -212,3 +212,50 @@ def test_ds_cnn_first_stride_sets_the_positions_every_layer_works_on():
     assert wide.get_layer("dw0").output.shape[1:3] == (25, 20)
     assert narrow.get_layer("dw0").output.shape[1:3] == (25, 10)
     assert narrow.count_params() == wide.count_params()  # same weights on half the positions
+
+
+@pytest.mark.slow
+def test_a_run_distils_from_a_teacher_run_and_masks_its_features(tmp_path, shared_data):
+    """--teacher and --mask: a student run takes a teacher run's model for soft targets and says so; a teacher
+    with other words is refused before any work."""
+    from tinymlkit.errors import KitError
+    from tinymlkit.pipelines.kws import run_kws
+    from tinymlkit.train import DistillConfig
+
+    src = shared_data / "speech_commands_v0.02_test_dev"
+    data = tmp_path / "data"
+    for folder in ("yes", "no", "left", "_unknown_"):
+        (data / folder).mkdir(parents=True)
+        for f in sorted((src / folder).glob("*.wav"))[:40]:
+            (data / folder / f.name).symlink_to(f)
+    teacher = run_kws(tmp_path / "teacher", data=data, fast=True, epochs=1, progress=False, perturb=False)
+    r = run_kws(tmp_path / "student", data=data, fast=True, epochs=1, progress=False, perturb=False,
+                teacher=teacher.out, distill=DistillConfig(alpha=0.3, temperature=3.0), mask=True)
+    m = json.loads((r.out / "metrics.json").read_text())
+    assert m["task"]["teacher"] == str(teacher.out)
+    assert m["task"]["distill"] == {"alpha": 0.3, "temperature": 3.0}
+    assert m["task"]["mask"]["time_masks"] == 2 and teacher.metrics["task"]["mask"] is None
+    with pytest.raises(KitError, match="--teacher .*labels"):
+        run_kws(tmp_path / "other", data=data, words=("yes", "left"), fast=True, epochs=1, progress=False,
+                teacher=teacher.out)
+    assert not (tmp_path / "other" / "model_int8.tflite").exists()
+
+
+def test_the_named_ds_cnns_fit_their_size_classes():
+    """ds_cnn (Nano class) and ds_cnn_tiny (micro_speech's size), as kws run builds them: int8 within their size
+    class, and an inference inside the recognizer's stride by inspect's latency estimate for the Nano 33 BLE."""
+    from tinymlkit.config import KwsRunConfig
+    from tinymlkit.convert import to_int8_tflite
+    from tinymlkit.inspect import inspect_model
+    from tinymlkit.models.kws import build_kws_model
+    from tinymlkit.pipelines.tail import board_arena
+    from tinymlkit.targets import get_target
+
+    cfg = KwsRunConfig()
+    stride_ms = cfg.recognizer.inference_every_frames * cfg.audio.window_stride_ms
+    x = np.random.default_rng(0).uniform(0, 26, (32, *cfg.audio.feature_shape)).astype(np.float32)
+    for name, model_limit, arena_limit in (("ds_cnn", 64_000, 96_000), ("ds_cnn_tiny", 20_000, 12_000)):
+        tfl = to_int8_tflite(build_kws_model(name, cfg.audio.feature_shape, len(cfg.labels)), x)
+        assert len(tfl) <= model_limit and board_arena(tfl) <= arena_limit, name
+        latency = get_target("nano33ble").latency_ms(inspect_model(tfl).macs)
+        assert latency <= stride_ms, (name, latency, stride_ms)

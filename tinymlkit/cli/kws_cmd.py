@@ -25,7 +25,9 @@ def register(sub: Any) -> None:
                      help="a folder in Speech Commands layout (WORD/SPEAKER_nohash_N.wav); repeat to mix several")
     src.add_argument("--synthetic", action="store_true", help="the offline text-to-speech set (the default)")
     p.add_argument("--words", default="yes,no", help="comma-separated keywords (default: yes,no)")
-    p.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn"], help="architecture")
+    p.add_argument("--model", default="tiny_conv", choices=["tiny_conv", "ds_cnn", "ds_cnn_tiny"],
+                   help="architecture: tiny_conv (micro_speech's), ds_cnn (Nano class: 1.3 M MACs, ~16 KB), "
+                        "ds_cnn_tiny (the main job's: micro_speech's size, ~0.3 M MACs, ~11 KB, ~9 KB arena)")
     p.add_argument("--epochs", type=int, help="largest number of epochs (default 40; 4 with --fast)")
     p.add_argument("--fast", action="store_true", help="small data and few epochs; still runs every step")
     p.add_argument("--seed", type=int, default=1234, help="random seed (default 1234)")
