@@ -1,4 +1,4 @@
-// tinymlkit-generated sha256=417f0726a87f45cc4c8c3d059ce78e6c9c67890ea0dfab41676a5c7de0093fbb (by tinymlkit 0.1.0; regenerate, do not edit: `tinymlkit export` or `tinymlkit check-sketch --fix`)
+// tinymlkit-generated sha256=398074c1d540aed1cd6a1cb66eedd264d731a421e79848481265ed68218249ff (by tinymlkit 0.1.0; regenerate, do not edit: `tinymlkit export` or `tinymlkit check-sketch --fix`)
 // Generated from model_int8.tflite and its config.json.
 #ifndef TINYMLKIT_MODEL_SETTINGS_H_
 #define TINYMLKIT_MODEL_SETTINGS_H_
@@ -7,8 +7,8 @@
 
 // ---- The model file these settings were generated from
 constexpr char kModelFile[] = "model_int8.tflite";
-constexpr int kModelBytes = 19736;
-constexpr char kModelSha256[] = "a3581da39c55cfe793b7601a87762c6ed3754c8cd86e7b801057d86748d88166";
+constexpr int kModelBytes = 10912;
+constexpr char kModelSha256[] = "483005803fa742b5d4118d3b00d9f53a473ba2039c1ff472c072884b7a5ef338";
 constexpr char kModelKind[] = "kws";
 
 // ---- Labels, in the model's output order
@@ -21,7 +21,7 @@ constexpr int kInputShape[kInputDims] = {1, 49, 40};
 constexpr int kInputElementCount = 1960;
 constexpr char kInputType[] = "int8";
 constexpr bool kInputQuantized = true;
-constexpr float kInputScale = 0.101868875f;
+constexpr float kInputScale = 0.10217524f;
 constexpr int kInputZeroPoint = -128;
 
 // ---- Output tensor
@@ -90,8 +90,8 @@ constexpr int kRecognizerMinimumCount = 3;
 constexpr int kRecognizerInferenceEveryFrames = 2;
 
 // ---- Tensor arena
-constexpr int kTensorArenaMeasured = 9808;  // TFLM on a 64-bit host
+constexpr int kTensorArenaMeasured = 9040;  // TFLM on a 64-bit host
 // Headroom: 10 % of the measurement, at least 1024 bytes, rounded up to 16.
-constexpr int kTensorArenaSize = 10832;
+constexpr int kTensorArenaSize = 10064;
 
 #endif  // TINYMLKIT_MODEL_SETTINGS_H_
