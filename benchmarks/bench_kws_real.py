@@ -10,11 +10,11 @@ Two set-ups, both yes/no + silence + unknown, int8 on TFLM:
 ``--model ds_cnn`` is the Nano-class DS-CNN and ``ds_cnn_tiny`` the main job's (``tinymlkit.models.kws``);
 ``--filters/--blocks/--stride`` build other DS-CNN shapes.
 
-    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn|ds_cnn_tiny] [--seeds 1234,1,2]
-        [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
+    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn|ds_cnn_tiny]
+        [--seeds 1234,1,2] [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
         [--threads N] [--synth main|plain] [--mask [T,TW,F,FW]]
-        [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T] [--no-balance]
-        [--tag NAME]
+        [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T]
+        [--no-balance] [--tag NAME]
 
 Prints one line per seed and writes benchmarks/results/kws_real_<train>_<model>[_<tag>].json with the
 median over seeds.
