@@ -23,7 +23,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--fresh", action="store_true", help="remake the synthetic data set (timed)")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--model", default="ds_cnn_tiny", help="the main job trains ds_cnn_tiny (scripts/run_main.sh)")
+    ap.add_argument("--model", default="ds_cnn_tiny", help="the main job's model (scripts/run_main.sh)")
     ap.add_argument("--threads", type=int, help="cap TensorFlow's threads")
     args = ap.parse_args()
     real = SHARED_DATA / "speech_commands_v0.02_test_dev"

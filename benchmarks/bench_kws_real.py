@@ -4,14 +4,17 @@ Two set-ups, both yes/no + silence + unknown, int8 on TFLM:
 
 * ``--train real`` (default): train on ../shared/data/speech_commands_v0.02_test_dev with its
   speaker-disjoint re-split; kit and reference are scored on the same held-out test speakers.
-* ``--train synthetic``: the main job's model (offline text-to-speech set only), scored on every
-  real clip of that folder (none of them was heard in training).
+* ``--train synthetic``: the main job's set-up (offline text-to-speech set only; add ``--model ds_cnn_tiny``
+  for the main job's model), scored on every real clip of that folder (none of them was heard in training).
 
-    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn|ds_cnn_tiny] [--seeds 1234,1,2]
-        [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
+``--model ds_cnn`` is the Nano-class DS-CNN and ``ds_cnn_tiny`` the main job's (``tinymlkit.models.kws``);
+``--filters/--blocks/--stride`` build other DS-CNN shapes.
+
+    python benchmarks/bench_kws_real.py [--train real|synthetic] [--model tiny_conv|ds_cnn|ds_cnn_tiny]
+        [--seeds 1234,1,2] [--epochs 40] [--copies N] [--unknown PCT] [--silence PCT] [--patience N] [--no-perturb]
         [--threads N] [--synth main|plain] [--mask [T,TW,F,FW]]
-        [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T] [--no-balance]
-        [--tag NAME]
+        [--filters N] [--blocks N] [--stride F,C] [--keep DIR] [--teacher RUN] [--alpha A] [--temperature T]
+        [--no-balance] [--tag NAME]
 
 Prints one line per seed and writes benchmarks/results/kws_real_<train>_<model>[_<tag>].json with the
 median over seeds.

@@ -11,8 +11,8 @@ import numpy as np
 from .config import TrainConfig
 from .vision.int8_input import DEFAULT_NORMALIZATION, normalize
 
-__all__ = ["TrainResult", "set_seed", "fit", "DistillConfig", "soft_targets", "build_training_state", "EpochProgress", "BalancedAccuracy", "limit_threads", "ImageSplits",
-           "train_classifier"]
+__all__ = ["TrainResult", "set_seed", "fit", "DistillConfig", "soft_targets", "build_training_state", "EpochProgress",
+           "BalancedAccuracy", "limit_threads", "ImageSplits", "train_classifier"]
 
 
 @dataclasses.dataclass

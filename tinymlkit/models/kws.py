@@ -64,10 +64,11 @@ DS_CNN_NANO: dict[str, Any] = {"filters": 32, "blocks": 3, "strides": (2, 4)}
 """The DS-CNN that ``build_kws_model("ds_cnn")`` (``kws run --model ds_cnn``) builds: the Nano class.
 
 ``ds_cnn()``'s own defaults (64 filters, 4 blocks, stride 2 x 2: 10.6 M multiply-accumulates, 315 ms by
-``inspect``'s estimate on the Nano 33 BLE) do not fit the recognizer's 40 ms stride; these settings take
-1.3 M (38.7 ms), a 15.6 KB int8 model and a 21 KB arena, and scored better on held-out real speakers
-(benchmarks/bench_kws_real.py, trained on real clips: balanced accuracy 0.925 / 0.918 / 0.935 for seeds
-1234 / 1 / 2, against 0.900 for the 64-filter model, seed 1234, and 0.908 for the reference micro_speech)."""
+``inspect``'s estimate on the Nano 33 BLE) do not fit the recognizer's 40 ms stride, and took 10-18 min to
+train on 2 shared cores; these settings take 1.3 M (38.7 ms), a 15.6 KB int8 model, a 21 KB arena and
+2.5-5 min. On held-out real speakers (benchmarks/bench_kws_real.py, trained on real clips) they scored
+0.925 / 0.918 / 0.935 for seeds 1234 / 1 / 2 (the reference micro_speech: 0.908); the 64-filter model
+scored 0.900 / 0.962 for seeds 1234 / 1: not clearly better or worse, and not real time."""
 
 
 DS_CNN_TINY: dict[str, Any] = {"filters": 16, "blocks": 4, "strides": (4, 4)}

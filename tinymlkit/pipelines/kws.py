@@ -320,9 +320,11 @@ def run_kws(out: str | Path, data: str | Path | Sequence[str | Path] | None = No
     ``threads`` caps TensorFlow's threads. ``mask`` (off by default; True is ``MaskConfig()``) masks random
     stretches of frames and channels of training words' features (SpecAugment). ``teacher`` is a previous
     run folder (a larger model, same labels and features) whose probabilities on each training example
-    become soft targets (``distill``, default ``DistillConfig()``): knowledge distillation. ``keras_model`` is a Keras model built (or trained) by the
-    caller, used instead of building ``model`` by name; with ``epochs=0`` it is not trained here, only
-    converted, scored, saved and exported (a notebook that shows its own training call does this).
+    become soft targets (``distill``, default ``DistillConfig()``): knowledge distillation. Neither helped
+    on held-out real speakers (benchmarks/bench_kws_real.py); they are there to try. ``keras_model`` is a
+    Keras model built (or trained) by the caller, used instead of building ``model`` by name; with
+    ``epochs=0`` it is not trained here, only converted, scored, saved and exported (a notebook that shows
+    its own training call does this).
     """
     limit_threads(threads)
     out = Path(out)
