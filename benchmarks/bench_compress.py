@@ -208,8 +208,6 @@ def early_exit(args: argparse.Namespace) -> None:
 
 
 def lowbit(args: argparse.Namespace) -> None:
-    import keras
-
     from tinymlkit.compress.lowbit import TFLM_SUPPORT, apply_low_bit, pack_report, train_low_bit
     from tinymlkit.compress.workbench import class_weights
     from tinymlkit.convert import to_dynamic_range_tflite, to_float_tflite, to_int8_tflite
@@ -225,13 +223,8 @@ def lowbit(args: argparse.Namespace) -> None:
                  "keras_accuracy": round(float(np.mean(np.argmax(base.predict(work.x_test, verbose=0), 1) == work.y_test)), 4)})
     rows.append(_row("int8 PTQ", base_tfl, work, {"packed_model_bytes": pack_report(base_tfl, 8).packed_model_bytes}))
 
-    def clone() -> Any:
-        m = keras.models.clone_model(base)
-        m.set_weights(base.get_weights())
-        return m
-
     for bits in (8, 4, 2, 1):
-        m = clone()
+        m = _copy_model(base)
         t = time.perf_counter()
         train_low_bit(m, work.x_train, work.y_train, work.x_val, work.y_val, bits=bits, epochs=args.finetune,
                       learning_rate=5e-4, seed=args.seed, class_weight=cw)
@@ -243,7 +236,7 @@ def lowbit(args: argparse.Namespace) -> None:
             "seconds": round(time.perf_counter() - t, 1)}))
         print(f"    packed: {rep.packed_model_bytes:,} B (weights {rep.weight_bytes:,} -> {rep.packed_weight_bytes:,})")
         if bits in (4, 1):
-            p = clone()
+            p = _copy_model(base)
             apply_low_bit(p, bits)
             d = to_int8_tflite(p, work.x_train)
             rows.append(_row(f"{bits}-bit weights, post-training only", d, work,

@@ -118,17 +118,12 @@ def test_arena_bisection_reports_a_probe_that_fails_otherwise():
 def _with_softmax_input_scale(data: bytes, scale: float) -> bytes:
     """The model with its SOFTMAX's input scale set to ``scale`` (7.8e-9 is what the converter writes for logits
     that were the same on every calibration example)."""
-    import flatbuffers
     s = schema()
     m = s.ModelT.InitFromObj(s.Model.GetRootAsModel(data, 0))
-    g = m.subgraphs[0]
     code = next(i for i, oc in enumerate(m.operatorCodes)
                 if max(oc.builtinCode, oc.deprecatedBuiltinCode) == s.BuiltinOperator.SOFTMAX)
-    softmax = next(op for op in g.operators if op.opcodeIndex == code)
-    g.tensors[softmax.inputs[0]].quantization.scale = [scale]
-    b = flatbuffers.Builder(len(data) + 1024)
-    b.Finish(m.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+    softmax = next(op for op in m.subgraphs[0].operators if op.opcodeIndex == code)
+    return _with_tensor_scale(data, int(softmax.inputs[0]), scale)
 
 
 CONSTANT_LOGITS_SCALE = 2e-6 / 255

@@ -309,7 +309,7 @@ def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | Non
     quantised = {s.TensorType.INT8, s.TensorType.UINT8}
     shifts = {s.TensorType.INT8: ELEMENTWISE_LEFT_SHIFT["int8"], s.TensorType.INT16: ELEMENTWISE_LEFT_SHIFT["int16"]}
     elementwise = {s.BuiltinOperator.ADD: "ADD", s.BuiltinOperator.SUB: "SUB"}
-    constant_hint = ("the layer before it gave the same value for every calibration example (an untrained model, "
+    constant_hint = ("layer before it gave the same value for every calibration example (an untrained model, "
                      "or activations that die out): train the model, or calibrate it on real inputs")
     for g_i in range(m.SubgraphsLength()):
         g = m.Subgraphs(g_i)
@@ -329,7 +329,7 @@ def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | Non
                             f"{s1:.3g} and {s2:.3g} and the output scale {s_out:.3g}; TFLM's quantised {name} needs both "
                             f"input scales above 0 and twice the larger below 2^{shifts[out.Type()]} times the output "
                             f"scale, and aborts preparing it otherwise (on the board: a stop in AllocateTensors). "
-                            f"Usually {constant_hint}")
+                            f"Usually the {constant_hint}")
                 continue
             if code != s.BuiltinOperator.SOFTMAX or not op.InputsLength():
                 continue
@@ -348,7 +348,7 @@ def tflm_prepare_problem(data: bytes, where: str = "<model bytes>") -> str | Non
                 return (f"{where}: TFLM cannot run this model: its SOFTMAX (operator {o_i}) has the input scale {scale:.3g}"
                         f"{f' with beta {beta:g}' if beta != 1.0 else ''}, below the 2^-26 (1.49e-08) its int8 kernel "
                         f"accepts; TFLM aborts preparing it (on the board: a stop in AllocateTensors). The "
-                        f"{constant_hint.removeprefix('the ')}")
+                        f"{constant_hint}")
     return None
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["ClipConditions", "clip_conditions", "bucket", "LEVEL_EDGES", "SNR_EDGES"]
+__all__ = ["ClipConditions", "clip_conditions", "bucket", "bucket_names", "LEVEL_EDGES", "SNR_EDGES"]
 
 LEVEL_EDGES = (-40.0, -30.0, -20.0)
 """Speech-level ranges (dBFS) the reports use: below -40, -40 to -30, -30 to -20, -20 and above."""
@@ -54,14 +54,16 @@ def clip_conditions(clip: np.ndarray, sample_rate: int = 16000, frame_ms: int = 
                           float(np.mean(np.abs(x) >= 0.999)))
 
 
-def bucket(value: float, edges: Sequence[float], unit: str) -> str:
-    """The named range of ``value`` among sorted ``edges``: '< -40 dBFS', '-40..-30 dBFS', '>= -20 dBFS'."""
+def bucket_names(edges: Sequence[float], unit: str) -> list[str]:
+    """The names of the ranges sorted ``edges`` make, lowest first: '< -40 dBFS', '-40..-30 dBFS', ..., '>= -20 dBFS'."""
     edges = list(edges)
     if not edges or edges != sorted(edges):
         raise ValueError(f"edges must be a non-empty ascending list, got {edges}")
-    if value < edges[0]:
-        return f"< {edges[0]:g} {unit}"
-    for lo, hi in zip(edges, edges[1:]):
-        if value < hi:
-            return f"{lo:g}..{hi:g} {unit}"
-    return f">= {edges[-1]:g} {unit}"
+    return ([f"< {edges[0]:g} {unit}"] + [f"{lo:g}..{hi:g} {unit}" for lo, hi in zip(edges, edges[1:])]
+            + [f">= {edges[-1]:g} {unit}"])
+
+
+def bucket(value: float, edges: Sequence[float], unit: str) -> str:
+    """The named range (one of :func:`bucket_names`) that ``value`` falls in among sorted ``edges``."""
+    names = bucket_names(edges, unit)
+    return names[int(np.searchsorted(np.asarray(list(edges), dtype=float), value, side="right"))]

@@ -64,7 +64,7 @@ def scores_by_condition(pred: SplitPredictions, cfg: KwsRunConfig, min_speaker_c
     ``min_speaker_clips`` clips, and the ``worst`` speakers with their clips and misses) and
     ``n_spoken`` (clips scored).
     """
-    from ..audio.conditions import LEVEL_EDGES, SNR_EDGES, bucket, clip_conditions
+    from ..audio.conditions import LEVEL_EDGES, SNR_EDGES, bucket, bucket_names, clip_conditions
     from ..data.speech_commands import clip_for, speaker_of
     from ..evaluate import metrics_by_group
 
@@ -77,8 +77,6 @@ def scores_by_condition(pred: SplitPredictions, cfg: KwsRunConfig, min_speaker_c
     yt, yp = pred.y_true[keep], pred.y_pred[keep]
     level_names = [bucket(c.speech_level_dbfs, LEVEL_EDGES, "dBFS") for c in conds]
     snr_names = [bucket(c.snr_db, SNR_EDGES, "dB SNR") for c in conds]
-    order = lambda edges, unit: ([f"< {edges[0]:g} {unit}"] + [f"{lo:g}..{hi:g} {unit}" for lo, hi in  # noqa: E731
-                                  zip(edges, edges[1:])] + [f">= {edges[-1]:g} {unit}"])
     speakers = [speaker_of(pred.files[i]) for i in keep]
     per_speaker = metrics_by_group(yt, yp, speakers, pred.labels)
     enough = {s: m for s, m in per_speaker.items() if m["n"] >= min_speaker_clips}
@@ -86,8 +84,8 @@ def scores_by_condition(pred: SplitPredictions, cfg: KwsRunConfig, min_speaker_c
     ranked = sorted(enough.items(), key=lambda kv: (kv[1]["accuracy"], -kv[1]["n"]))[:worst]
     return {
         "n_spoken": len(keep),
-        "level": metrics_by_group(yt, yp, level_names, pred.labels, order(LEVEL_EDGES, "dBFS")),
-        "snr": metrics_by_group(yt, yp, snr_names, pred.labels, order(SNR_EDGES, "dB SNR")),
+        "level": metrics_by_group(yt, yp, level_names, pred.labels, bucket_names(LEVEL_EDGES, "dBFS")),
+        "snr": metrics_by_group(yt, yp, snr_names, pred.labels, bucket_names(SNR_EDGES, "dB SNR")),
         "clipping": metrics_by_group(yt, yp, ["clipped" if c.clipped_fraction > 0.001 else "not clipped"
                                                for c in conds], pred.labels),
         "speakers": {
