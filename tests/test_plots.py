@@ -6,8 +6,8 @@ import numpy as np
 
 matplotlib.use("Agg")
 
-from tinymlkit.plots import (plot_images, plot_layer_costs, plot_metrics_by_group, plot_scaling,  # noqa: E402
-                             plot_scores_over_time)
+from tinymlkit.plots import (plot_images, plot_layer_costs, plot_metrics_by_group, plot_privacy_tradeoff,  # noqa: E402
+                             plot_scaling, plot_scores_over_time)
 
 
 def test_images_side_by_side_with_their_sizes():
@@ -49,3 +49,14 @@ def test_metrics_by_group_bars_show_counts_and_mark_small_groups():
     assert [t.get_text() for t in ax.texts] == ["n=3", "n=40"]
     assert ax.patches[0].get_hatch() == "//" and not ax.patches[1].get_hatch()
     assert [t.get_text() for t in ax.get_xticklabels()] == ["< 10 dB", ">= 10 dB"]
+
+
+def test_privacy_tradeoff_draws_each_series_with_its_point_labels_the_plain_model_and_chance():
+    fig = plot_privacy_tradeoff({"lambda": [(0.3, 0.80, "lambda 0"), (0.2, 0.78, "lambda 1")], "width": [(0.5, 0.8, "64")]},
+                                plain=(0.8, 0.64), chance=0.1)
+    ax = fig.axes[0]
+    assert ax.lines[0].get_xdata().tolist() == [0.3, 0.2] and ax.lines[1].get_ydata().tolist() == [0.8]
+    assert [t.get_text() for t in ax.texts] == ["lambda 0", "lambda 1", "64"]
+    assert ax.lines[2].get_xdata().tolist() == [0.8] and list(ax.lines[3].get_xdata()) == [0.1, 0.1]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lambda", "width", "plain (raw features)",
+                                                                  "speaker chance"]

@@ -9,7 +9,7 @@ import numpy as np
 
 __all__ = [
     "plot_history", "plot_confusion", "plot_waveform", "plot_features", "plot_tradeoff", "plot_images", "plot_scaling",
-    "plot_layer_costs", "plot_scores_over_time", "plot_metrics_by_group", "save_figure", "figure_bytes",
+    "plot_layer_costs", "plot_scores_over_time", "plot_metrics_by_group", "plot_privacy_tradeoff", "save_figure", "figure_bytes",
 ]
 
 
@@ -124,6 +124,32 @@ def plot_metrics_by_group(by_group: dict[str, dict[str, Any]], title: str = "Bal
     ax.set_title(title)
     ax.grid(axis="y", alpha=0.3)
     return fig if fig is not None else ax.figure
+
+
+def plot_privacy_tradeoff(series: dict[str, Sequence[tuple[float, float, str]]],
+                          plain: tuple[float, float] | None = None, chance: float | None = None,
+                          title: str = "Keyword kept vs speaker given away") -> Any:
+    """Keyword accuracy against what fresh attackers recover of the speaker, one line per series.
+
+    ``series`` maps a legend label to points ``(speaker accuracy, keyword balanced accuracy, point label)``;
+    ``plain`` is the model on the raw features (a star) and ``chance`` the speaker-ID chance level (a line).
+    """
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for (label, points), style in zip(series.items(), ("o-", "s--", "^-.", "v:")):
+        ax.plot([p[0] for p in points], [p[1] for p in points], style, label=label)
+        for x, y, name in points:
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    if plain is not None:
+        ax.plot([plain[0]], [plain[1]], "k*", ms=12, label="plain (raw features)")
+    if chance is not None:
+        ax.axvline(chance, color="grey", ls=":", label="speaker chance")
+    ax.set_xlabel("fresh attackers: speaker-ID accuracy (held-out clips)")
+    ax.set_ylabel("keyword balanced accuracy (int8)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
 
 
 def plot_waveform(x: np.ndarray, sample_rate: int = 16000, title: str = "Waveform", ax: Any = None) -> Any:
