@@ -33,6 +33,14 @@ def median(xs: list[float]) -> float:
     return float(statistics.median(xs))
 
 
+def short_metrics(m: dict[str, Any]) -> dict[str, Any]:
+    """The figures of a ``classification_metrics`` dict a results file keeps: balanced accuracy, recall per class,
+    false accepts on other words, clip count."""
+    return {"balanced_accuracy": round(m["balanced_accuracy"], 4),
+            "per_class": {k: (None if v is None else round(v, 4)) for k, v in m["per_class"].items()},
+            "unknown_false_accept_rate": m.get("unknown_false_accept_rate"), "n": m["n"]}
+
+
 def write(name: str, data: dict[str, Any]) -> Path:
     """Write results/NAME.json and print it."""
     RESULTS.mkdir(parents=True, exist_ok=True)

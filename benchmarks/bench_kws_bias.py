@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, write  # noqa: E402
+from _common import SHARED_DATA, short_metrics, write  # noqa: E402
 
 
 def _print_groups(name: str, r: dict) -> None:
@@ -38,12 +38,6 @@ def _print_groups(name: str, r: dict) -> None:
     sp = r["speakers"]
     print(f"  speakers {sp['speakers']} ({sp['with_enough_clips']} with >= {sp['min_clips']} clips), "
           f"accuracy percentiles {sp['accuracy_percentiles']}, worst {sp['worst']}", flush=True)
-
-
-def _short(m: dict) -> dict:
-    return {"balanced_accuracy": round(m["balanced_accuracy"], 4),
-            "per_class": {k: (None if v is None else round(v, 4)) for k, v in m["per_class"].items()},
-            "unknown_false_accept_rate": m["unknown_false_accept_rate"], "n": m["n"]}
 
 
 def main() -> None:
@@ -80,7 +74,7 @@ def main() -> None:
         cfg = real.config
         sbs = side_by_side(models, data, cfg)
         run = {"seed": seed, "held_out_clips": sbs["_clips"], "split": sbs["_split"],
-               **{k: _short(sbs[k]) for k in models}}
+               **{k: short_metrics(sbs[k]) for k in models}}
         for k in models:
             print(f"seed {seed} {k:<24} held-out speakers: {headline(sbs[k])}", flush=True)
         if not groups:  # conditions and speakers: first seed only (the groups need clips, not seeds)
@@ -89,13 +83,13 @@ def main() -> None:
                 p = SplitPredictions(tuple(Path(f) for f in m["files"]), np.array(m["true"]), np.array(m["predicted"]),
                                      tuple(cfg.labels), m["backend"])
                 r = scores_by_condition(p, cfg, min_speaker_clips=args.min_speaker_clips)
-                groups[f"{name}, every real clip"] = {"overall": _short(classification_metrics(p.y_true, p.y_pred,
+                groups[f"{name}, every real clip"] = {"overall": short_metrics(classification_metrics(p.y_true, p.y_pred,
                                                                                              cfg.labels)), **r}
                 _print_groups(f"{name}, every real clip", r)
             p = predict_split(models["real-trained"], held_out_real_speakers(data, cfg), cfg)
             r = scores_by_condition(p, cfg, min_speaker_clips=4)
             groups["real-trained, held-out speakers"] = {
-                "overall": _short(classification_metrics(p.y_true, p.y_pred, cfg.labels)), **r}
+                "overall": short_metrics(classification_metrics(p.y_true, p.y_pred, cfg.labels)), **r}
             _print_groups("real-trained, held-out speakers", r)
         run["wall_s"] = round(time.perf_counter() - t0, 1)
         runs.append(run)

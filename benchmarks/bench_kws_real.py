@@ -29,13 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, write  # noqa: E402
-
-
-def _short(m: dict) -> dict:
-    return {"balanced_accuracy": round(m["balanced_accuracy"], 4),
-            "per_class": {k: (None if v is None else round(v, 4)) for k, v in m["per_class"].items()},
-            "unknown_false_accept_rate": m.get("unknown_false_accept_rate"), "n": m["n"]}
+from _common import SHARED_DATA, short_metrics, write  # noqa: E402
 
 
 def main() -> None:
@@ -131,8 +125,8 @@ def main() -> None:
                 kit = m["real_eval"][str(data)]
                 if reference is None:
                     reference = score_folder(ref, data, r.config.labels, r.config.audio)
-        run = {"seed": seed, "wall_s": round(time.perf_counter() - t0, 1), "kit": _short(kit),
-               "synthetic_test_split": _short(m.get("int8_tflm", m["int8_litert"])),
+        run = {"seed": seed, "wall_s": round(time.perf_counter() - t0, 1), "kit": short_metrics(kit),
+               "synthetic_test_split": short_metrics(m.get("int8_tflm", m["int8_litert"])),
                "epochs_run": m["train"]["epochs_run"], "best_epoch": m["train"]["best_epoch"],
                "train_seconds": m["train"]["seconds"], "steps_seconds": m["steps_seconds"],
                "training_examples": m["task"]["training_examples"], "counts": m["task"]["counts"],
@@ -150,7 +144,7 @@ def main() -> None:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "median_kit_balanced_accuracy": med("balanced_accuracy"),
         "median_kit_unknown_recall": statistics.median(r["kit"]["per_class"]["unknown"] for r in runs),
-        "reference_micro_speech": _short(reference),
+        "reference_micro_speech": short_metrics(reference),
         "runs": runs,
     })
 
