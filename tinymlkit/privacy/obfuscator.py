@@ -664,6 +664,14 @@ class ObfuscationStudy:
     training) and the fresh adversaries on the raw features (None if the study was run without it)."""
 
 
+def _scored_row(t: TrainedObfuscator, attacker: FreshAdversary, each: dict[str, float],
+                setting: str = "obfuscator") -> ObfuscationRow:
+    """One point of a trade-off curve: a trained model's int8 keyword score and the best fresh attacker's."""
+    return ObfuscationRow(t.lam, float(t.keyword_metrics["balanced_accuracy"]), t.keyword_float_balanced_accuracy,
+                          attacker.accuracy, attacker.train_accuracy, attacker.chance, t.co_adversary_accuracy,
+                          t.backend, len(t.int8_model), t.seconds, each, setting)
+
+
 def obfuscation_study(data: SpeakerData, lambdas: Sequence[float] = (0.0, 0.3, 1.0, 3.0),
                       cfg: ObfuscatorConfig = ObfuscatorConfig(), progress: bool = False,
                       plain: bool = True) -> ObfuscationStudy:
@@ -677,9 +685,7 @@ def obfuscation_study(data: SpeakerData, lambdas: Sequence[float] = (0.0, 0.3, 1
     plain_row = None
     if plain:
         t = train_obfuscator(data, 0.0, cfg, progress, plain=True)
-        plain_row = ObfuscationRow(0.0, float(t.keyword_metrics["balanced_accuracy"]),
-                                   t.keyword_float_balanced_accuracy, raw.accuracy, raw.train_accuracy, raw.chance,
-                                   None, t.backend, len(t.int8_model), t.seconds, raw_each, "plain")
+        plain_row = _scored_row(t, raw, raw_each, "plain")
         if progress:
             print(f"plain {cfg.keyword_model} on raw features: "
                   f"keyword balanced {plain_row.keyword_balanced_accuracy:.3f} "
@@ -688,9 +694,7 @@ def obfuscation_study(data: SpeakerData, lambdas: Sequence[float] = (0.0, 0.3, 1
     for lam in lambdas:
         t = train_obfuscator(data, float(lam), cfg, progress)
         fa, each = fresh_attack(t.obfuscator, data, cfg)
-        rows.append(ObfuscationRow(t.lam, float(t.keyword_metrics["balanced_accuracy"]),
-                                   t.keyword_float_balanced_accuracy, fa.accuracy, fa.train_accuracy, fa.chance,
-                                   t.co_adversary_accuracy, t.backend, len(t.int8_model), t.seconds, each))
+        rows.append(_scored_row(t, fa, each))
         models[t.lam] = t
         if progress:
             r = rows[-1]
@@ -711,9 +715,7 @@ def code_width_sweep(data: SpeakerData, widths: Sequence[int], cfg: ObfuscatorCo
         one = dataclasses.replace(cfg, code_channels=int(c))
         t = train_obfuscator(data, 0.0, one, progress)
         fa, each = fresh_attack(t.obfuscator, data, one)
-        rows.append(ObfuscationRow(0.0, float(t.keyword_metrics["balanced_accuracy"]),
-                                   t.keyword_float_balanced_accuracy, fa.accuracy, fa.train_accuracy, fa.chance,
-                                   None, t.backend, len(t.int8_model), t.seconds, each, f"code {int(c)}"))
+        rows.append(_scored_row(t, fa, each, f"code {int(c)}"))
         if progress:
             r = rows[-1]
             print(f"code {c} x {t.obfuscator.output_shape[1]} step(s): "
