@@ -12,7 +12,7 @@ TFLM. Too few photos to rank close levels (one photo is ~2 points): read the cur
 
 kws: "keyword yes, speaker no". Per lambda (0 = the plain model), an obfuscator + keyword model trained
 against a speaker-ID adversary; reported: the int8 model's keyword balanced accuracy on TFLM and the
-accuracy of FRESH speaker-ID classifiers (a CNN and an MLP; the best one counts) trained on the frozen
+accuracy of FRESH speaker-ID classifiers (a CNN, a dense network and gradient-boosted trees; the best one counts) trained on the frozen
 obfuscator's outputs, scored on held-out clips of the same speakers, with its chance level. The reference
 ("plain"): the kit's keyword model alone on the raw features, trained the same way, and the fresh
 adversaries on the raw features. Target (issue 18): keyword balanced accuracy within 5 points of the plain
