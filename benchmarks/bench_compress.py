@@ -6,7 +6,7 @@ starting model; the person detector's MobileNetV1 0.25 (real weights of person_d
 VWW cost curves. Every accuracy is the int8 model on the TFLM interpreter on the test speakers; every
 cost is measured on the int8 file (flash, TFLM arena, MACs) with the kit's latency and energy estimate.
 
-    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 8] [--mac-fractions ..] [--arena-fractions ..]
+    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 25] [--mac-fractions ..] [--arena-fractions ..]
                                                     [--methods channels depth width]
     python benchmarks/bench_compress.py early-exit  [--export-sketch]
     python benchmarks/bench_compress.py lowbit      # adds the tfmot PTQ-vs-QAT rows when tfmot imports
@@ -145,15 +145,20 @@ def prune_kws(args: argparse.Namespace) -> None:
         point = {k: r.get(k) for k in ("fraction", "budget_value", "macs", "arena_bytes", "model_bytes", "accuracy",
                                        "balanced_accuracy", "keep_ratio", "blocks", "filters", "fits") if k in r}
         curves.setdefault(r["budget"], {}).setdefault(r["method"], []).append(point)
-    best = [r for r in rows if r.get("method") == "channels"
-            and base_row["accuracy"] - r["accuracy"] <= 0.01
+    for r in rows:
+        if "accuracy" in r:
+            r["drop_accuracy"] = round(base_row["accuracy"] - r["accuracy"], 4)
+            r["drop_balanced_accuracy"] = round(base_row["balanced_accuracy"] - r["balanced_accuracy"], 4)
+    # Judged on both: balanced accuracy leads (a class the pruning loses shows there first), accuracy as the issue words it.
+    best = [r for r in rows if r.get("method") == "channels" and "accuracy" in r
+            and max(r["drop_accuracy"], r["drop_balanced_accuracy"]) <= args.max_drop + 1e-9
             and (r["macs"] * 2 <= base_row["macs"] or (r["arena_bytes"] or 1e12) * 2 <= base_row["arena_bytes"])]
     write("compress_prune_kws", {
         "data": str(KWS_DATA), "task": {"words": ["yes", "no"], **TASK}, "labels": list(work.labels),
         "test_clips": int(len(work.y_test)), "train_examples": int(len(work.y_train)),
         "settings": {"epochs": args.epochs, "finetune_epochs": args.finetune, "copies": args.copies, "seed": args.seed},
         "base": base_row, "rows": rows, "curves": curves,
-        "target_met": bool(best), "target": ">= 2x fewer MACs or 2x smaller arena for <= 1 point of accuracy",
+        "target_met": bool(best), "target": ">= 2x fewer MACs or 2x smaller arena for <= 1 point of accuracy and of balanced accuracy (--max-drop)",
         "target_rows": [r["name"] for r in best],
     })
 
@@ -504,7 +509,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("section", choices=["prune-kws", "early-exit", "lowbit", "prune-vww", "qat-tfmot"])
     ap.add_argument("--epochs", type=int, default=25)
-    ap.add_argument("--finetune", type=int, default=8)
+    ap.add_argument("--finetune", type=int, default=None,
+                    help="epochs after cutting (prune-kws: 25, the width models' epochs from scratch, so every way of "
+                         "shrinking trains as long; 8 lost 4.6 points at half the MACs) or of QAT/fine-tuning (others: 8)")
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
@@ -519,6 +526,8 @@ def main() -> None:
     ap.add_argument("--vww-lr", type=float, default=0.0005, help="prune-vww --data: fine-tuning learning rate")
     ap.add_argument("--export-sketch", action="store_true", help="write the two-stage model into arduino_sketches/early_exit")
     args = ap.parse_args()
+    if args.finetune is None:
+        args.finetune = 25 if args.section == "prune-kws" else 8
     {"prune-kws": prune_kws, "early-exit": early_exit, "lowbit": lowbit, "prune-vww": prune_vww,
      "qat-tfmot": qat_tfmot}[args.section](args)
 
