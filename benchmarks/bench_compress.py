@@ -6,7 +6,7 @@ starting model; the person detector's MobileNetV1 0.25 (real weights of person_d
 VWW cost curves. Every accuracy is the int8 model on the TFLM interpreter on the test speakers; every
 cost is measured on the int8 file (flash, TFLM arena, MACs) with the kit's latency and energy estimate.
 
-    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune 25] [--mac-fractions ..] [--arena-fractions ..]
+    python benchmarks/bench_compress.py prune-kws   [--epochs 25 --finetune EPOCHS] [--mac-fractions ..] [--arena-fractions ..]
                                                     [--methods channels depth width]
     python benchmarks/bench_compress.py early-exit  [--export-sketch]
     python benchmarks/bench_compress.py lowbit      # adds the tfmot PTQ-vs-QAT rows when tfmot imports
@@ -510,8 +510,8 @@ def main() -> None:
     ap.add_argument("section", choices=["prune-kws", "early-exit", "lowbit", "prune-vww", "qat-tfmot"])
     ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--finetune", type=int, default=None,
-                    help="epochs after cutting (prune-kws: 25, the width models' epochs from scratch, so every way of "
-                         "shrinking trains as long; 8 lost 4.6 points at half the MACs) or of QAT/fine-tuning (others: 8)")
+                    help="epochs after cutting (prune-kws: --epochs, what the width models train from scratch, so every "
+                         "way of shrinking trains as long; 8 lost 4.6 points at half the MACs) or of QAT/fine-tuning (others: 8)")
     ap.add_argument("--patience", type=int, default=8)
     ap.add_argument("--copies", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1234)
@@ -527,7 +527,7 @@ def main() -> None:
     ap.add_argument("--export-sketch", action="store_true", help="write the two-stage model into arduino_sketches/early_exit")
     args = ap.parse_args()
     if args.finetune is None:
-        args.finetune = 25 if args.section == "prune-kws" else 8
+        args.finetune = args.epochs if args.section == "prune-kws" else 8
     {"prune-kws": prune_kws, "early-exit": early_exit, "lowbit": lowbit, "prune-vww": prune_vww,
      "qat-tfmot": qat_tfmot}[args.section](args)
 

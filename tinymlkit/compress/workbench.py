@@ -41,7 +41,8 @@ class LessonSizes:
 FAST_LESSON = LessonSizes(copies=1, epochs=3, finetune_epochs=1, prune_iterations=2, width_candidates=(48, 32),
                           qat_epochs=1)
 """Fast mode (tests, a first look): every step runs end to end; the numbers are noise."""
-FULL_LESSON = LessonSizes(copies=2, epochs=25, finetune_epochs=25, prune_iterations=6,
+_FULL_EPOCHS = 25
+FULL_LESSON = LessonSizes(copies=2, epochs=_FULL_EPOCHS, finetune_epochs=_FULL_EPOCHS, prune_iterations=6,
                           width_candidates=tuple(range(60, 7, -4)), qat_epochs=6)
 """The lessons' real sizes. Fine-tuning after a cut runs as many epochs as a model trained from scratch, so the
 channels, depth and width comparison spends the same epochs on each (on real speakers, seed 1234, the DS-CNN
